@@ -1,0 +1,84 @@
+//! `ente check`: the card grammar, and with `--graph` the static graph checks.
+
+use ente_card::{Card, Graph};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Check every card under `paths`; exit 0 only when all are valid.
+pub fn run(paths: &[PathBuf], graph: bool) -> ExitCode {
+    let mut files = Vec::new();
+    let mut bad = 0usize;
+    for path in paths {
+        if let Err(e) = collect(path, &mut files) {
+            eprintln!("{}: cannot read: {e}", path.display());
+            bad += 1;
+        }
+    }
+    for file in &files {
+        match check_file(file, graph) {
+            Ok(card) => {
+                let n = card.walk().count();
+                println!(
+                    "ok  {} (`{}`, {n} card{})",
+                    file.display(),
+                    card.label,
+                    plural(n)
+                );
+            }
+            Err(message) => {
+                eprintln!("{message}");
+                bad += 1;
+            }
+        }
+    }
+    let total = files.len();
+    if bad == 0 {
+        println!("{total} card file{} valid", plural(total));
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{bad} of {total} card file{} refused", plural(total));
+        ExitCode::FAILURE
+    }
+}
+
+fn check_file(file: &Path, graph: bool) -> Result<Card, String> {
+    let card = ente_card::load(file).map_err(|e| e.to_string())?;
+    if graph {
+        let faults = Graph::new(&card).check();
+        if !faults.is_empty() {
+            let lines: Vec<String> = faults.iter().map(|f| format!("  {f}")).collect();
+            return Err(format!(
+                "{}: {} graph fault{}:\n{}",
+                file.display(),
+                faults.len(),
+                plural(faults.len()),
+                lines.join("\n")
+            ));
+        }
+    }
+    Ok(card)
+}
+
+/// A file as itself; a folder as every `*.json` below it, sorted.
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !std::fs::metadata(path)?.is_dir() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            collect(&entry, out)?;
+        } else if entry.extension().is_some_and(|e| e == "json") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
