@@ -6,9 +6,15 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 export CARGO_BUILD_JOBS := "2"
+# The store and caches of dev mode live in the checkout unless set.
+export ENTE_HOME := env_var_or_default("ENTE_HOME", justfile_directory() + "/target/ente-home")
 
-# The main job: check every example card and the graphs of the seeds.
-default: check
+# The main job: start the demo graph, live, until Ctrl-C.
+default: up
+
+# Start a seed card's graph in dev mode (Ctrl-C stops it in order).
+up seed="cards/demo.json": guests check
+    target/debug/ente up {{seed}}
 
 # Install what the recipes need; idempotent, and quick when all is there.
 setup:
@@ -29,6 +35,36 @@ setup:
         cp tests/support/requirements.txt target/py/requirements.txt
     fi
 
+# The guest components: build them for wasm32-wasip2, add them to the store,
+# and pin the cards to what was built (see guests/components.lock).
+guests: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    root="$PWD"
+    # Paths are remapped so that a build in another checkout gives the same
+    # bytes. Only this build: the host's flags must not change.
+    RUSTFLAGS="--remap-path-prefix=$root=/ente --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
+        cargo build --locked --release --target wasm32-wasip2 --manifest-path guests/Cargo.toml
+    mkdir -p target/guests
+    for wasm in guests/target/wasm32-wasip2/release/*.wasm; do
+        cp "$wasm" target/guests/
+    done
+    cargo build --locked
+    tools_repin="$(mktemp)"
+    : > "$tools_repin"
+    while read -r name pinned; do
+        case "$name" in ''|'#'*) continue ;; esac
+        built="$(target/debug/ente cas add "target/guests/$name.wasm")"
+        if [ "$built" != "$pinned" ]; then
+            sed -i "s/$pinned/$built/g" cards/*.json guests/components.lock
+            echo "$name" >> "$tools_repin"
+        fi
+    done < guests/components.lock
+    if [ -s "$tools_repin" ]; then
+        echo "re-pinned cards to this build of: $(tr '\n' ' ' < "$tools_repin")(a different rustc or dependency gives different bytes)"
+    fi
+    rm -f "$tools_repin"
+
 # Build the host.
 build:
     cargo build --locked
@@ -39,7 +75,7 @@ check: build
     target/debug/ente check --graph cards/demo.json cards/appliance.json
 
 # Every test.
-test: setup
+test: setup guests
     cargo test --locked --workspace
 
 # What CI checks besides the tests.

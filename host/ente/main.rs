@@ -2,6 +2,9 @@
 //! module runs each command.
 
 mod check;
+mod home;
+mod run;
+mod up;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,11 +30,73 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Run one component as a sandboxed plugin with only the capabilities
+    /// named here; an import it is not granted refuses it before it runs.
+    Run {
+        /// The component (.wasm).
+        component: PathBuf,
+        /// A capability to grant: Journal, Spawn, FilesystemRoot, LegacyLogind,
+        /// Endpoint=IFACE@VERSION, Device=CLASS, KernelNetlink=FAMILY.
+        #[arg(long = "grant", value_name = "CAP", value_parser = run::parse_capability)]
+        grants: Vec<ente_card::Capability>,
+        /// Call the component's handler for IFACE@VERSION with BODY and print the reply.
+        #[arg(long, num_args = 2, value_names = ["IFACE@VERSION", "BODY"])]
+        invoke: Option<Vec<String>>,
+    },
+    /// Start the graph a seed card roots (dev mode), show it live, and stop it
+    /// in order on Ctrl-C or SIGTERM.
+    Up {
+        /// The seed card.
+        #[arg(default_value = "cards/demo.json")]
+        seed: PathBuf,
+    },
+    /// The content-addressed store under $ENTE_HOME.
+    Cas {
+        #[command(subcommand)]
+        command: CasCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CasCommand {
+    /// Add a file to the store and print its blake3 digest.
+    Add { file: PathBuf },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { graph, paths } => check::run(&paths, graph),
+        Command::Run {
+            component,
+            grants,
+            invoke,
+        } => {
+            let invoke = match invoke.as_deref() {
+                None => None,
+                Some([endpoint, body]) => match run::parse_endpoint(endpoint) {
+                    Ok(e) => Some((e, body.clone())),
+                    Err(message) => {
+                        eprintln!("ente run: --invoke {message}");
+                        return ExitCode::from(2);
+                    }
+                },
+                Some(_) => None,
+            };
+            run::run(&home::home(), &component, &grants, invoke)
+        }
+        Command::Up { seed } => up::run(&home::home(), &seed),
+        Command::Cas {
+            command: CasCommand::Add { file },
+        } => match ente_runtime::Cas::new(&home::home()).add_file(&file) {
+            Ok(digest) => {
+                println!("{digest}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ente cas add: {}: {e}", file.display());
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -1,0 +1,105 @@
+//! The lease cache: the mediator's answers, kept so that the hot path of a
+//! call is one lookup.
+
+use ente_card::Endpoint;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use ulid::Ulid;
+
+/// The lease a grant carries unless the mediator says otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// Allowed: calls from a caller to an endpoint go to `provider` until `expires`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub provider: Ulid,
+    pub ttl: Duration,
+    pub expires: Instant,
+}
+
+/// Leases by caller, then endpoint.
+#[derive(Debug, Default)]
+pub struct LeaseCache {
+    by_caller: Mutex<HashMap<Ulid, HashMap<Endpoint, Lease>>>,
+}
+
+impl LeaseCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<Ulid, HashMap<Endpoint, Lease>>> {
+        self.by_caller.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live lease of (caller, endpoint), renewed by this use when less
+    /// than half of its time is left. An expired lease is dropped.
+    pub fn use_lease(&self, caller: Ulid, endpoint: &Endpoint, now: Instant) -> Option<Ulid> {
+        let mut map = self.map();
+        let leases = map.get_mut(&caller)?;
+        let lease = leases.get_mut(endpoint)?;
+        if lease.expires <= now {
+            leases.remove(endpoint);
+            return None;
+        }
+        if lease.expires.saturating_duration_since(now) < lease.ttl / 2 {
+            lease.expires = now + lease.ttl;
+        }
+        Some(lease.provider)
+    }
+
+    pub fn insert(
+        &self,
+        caller: Ulid,
+        endpoint: Endpoint,
+        provider: Ulid,
+        ttl: Duration,
+        now: Instant,
+    ) {
+        let lease = Lease {
+            provider,
+            ttl,
+            expires: now + ttl,
+        };
+        self.map()
+            .entry(caller)
+            .or_default()
+            .insert(endpoint, lease);
+    }
+
+    /// The lease of (caller, endpoint), if any, without using it.
+    pub fn get(&self, caller: Ulid, endpoint: &Endpoint) -> Option<Lease> {
+        self.map().get(&caller)?.get(endpoint).copied()
+    }
+
+    /// Drop every expired lease; returns how many.
+    pub fn purge_expired(&self, now: Instant) -> usize {
+        let mut map = self.map();
+        let mut purged = 0;
+        map.retain(|_, leases| {
+            let before = leases.len();
+            leases.retain(|_, l| l.expires > now);
+            purged += before - leases.len();
+            !leases.is_empty()
+        });
+        purged
+    }
+
+    /// Drop every lease held by or granted to `ente` (it died); returns how many.
+    pub fn drop_ente(&self, ente: Ulid) -> usize {
+        let mut map = self.map();
+        let mut dropped = map.remove(&ente).map_or(0, |l| l.len());
+        for leases in map.values_mut() {
+            let before = leases.len();
+            leases.retain(|_, l| l.provider != ente);
+            dropped += before - leases.len();
+        }
+        map.retain(|_, l| !l.is_empty());
+        dropped
+    }
+
+    pub fn len(&self) -> usize {
+        self.map().values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

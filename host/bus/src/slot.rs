@@ -1,0 +1,89 @@
+//! An Ente's place on the bus: its body, taken by one call at a time.
+//!
+//! A call takes the body out of the slot, runs the handler on the caller's
+//! own thread, and puts it back (the L4 fast path: no queue, no wake-up on
+//! another thread). A caller that finds the body taken waits in the slot's
+//! bounded mailbox; when the mailbox is full it gets `busy` at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
+use ulid::Ulid;
+
+pub(crate) struct SlotState<B> {
+    /// The body, when it is alive and not in a call.
+    pub(crate) body: Option<B>,
+    /// The thread whose call chain holds the body, while it is in a call.
+    pub(crate) held_by: Option<ThreadId>,
+    /// Callers waiting for the body: the mailbox.
+    pub(crate) waiting: usize,
+    /// Set when the Ente died or was stopped: no more calls.
+    pub(crate) gone: bool,
+}
+
+/// One Ente on the bus.
+pub struct Slot<B> {
+    pub id: Ulid,
+    pub label: String,
+    pub(crate) state: Mutex<SlotState<B>>,
+    pub(crate) freed: Condvar,
+    served: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl<B> std::fmt::Debug for Slot<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot")
+            .field("id", &self.id)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Slot<B> {
+    pub(crate) fn new(id: Ulid, label: String) -> Slot<B> {
+        Slot {
+            id,
+            label,
+            state: Mutex::new(SlotState {
+                body: None,
+                held_by: None,
+                waiting: 0,
+                gone: false,
+            }),
+            freed: Condvar::new(),
+            served: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SlotState<B>> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls this Ente has served.
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    /// Calls to this Ente that failed.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count(&self, ok: bool) {
+        let counter = if ok { &self.served } else { &self.errors };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the Ente is on the bus (running, in a call or idle).
+    pub fn is_live(&self) -> bool {
+        let state = self.lock();
+        !state.gone && (state.body.is_some() || state.held_by.is_some())
+    }
+
+    /// Callers now waiting in the mailbox.
+    pub fn waiting(&self) -> usize {
+        self.lock().waiting
+    }
+}

@@ -1,0 +1,167 @@
+//! `ente run`: one component as a sandboxed plugin, with only the
+//! capabilities named on the command line.
+
+use ente_card::{Capability, DeviceClass, Endpoint, NetlinkFamily};
+use ente_runtime::{Grants, Identity, Incarnation, JournalSink, Level, Ports, Runtime};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Parse a `--grant` value: `Journal`, `Spawn`, `FilesystemRoot`,
+/// `LegacyLogind`, `Endpoint=IFACE@VERSION`, `Device=CLASS`,
+/// `KernelNetlink=FAMILY`.
+pub fn parse_capability(s: &str) -> Result<Capability, String> {
+    let (kind, arg) = match s.split_once('=') {
+        Some((k, a)) => (k, Some(a)),
+        None => (s, None),
+    };
+    let need = |what: &str| format!("`{s}`: {kind} needs `={what}`");
+    match (kind, arg) {
+        ("Journal", None) => Ok(Capability::Journal),
+        ("Spawn", None) => Ok(Capability::Spawn),
+        ("FilesystemRoot", None) => Ok(Capability::FilesystemRoot),
+        ("LegacyLogind", None) => Ok(Capability::LegacyLogind),
+        ("Endpoint", Some(a)) => {
+            parse_endpoint(a).map(|endpoint| Capability::Endpoint { endpoint })
+        }
+        ("Endpoint", None) => Err(need("IFACE@VERSION")),
+        ("Device", Some(a)) => DeviceClass::from_name(a)
+            .map(|device_class| Capability::Device { device_class })
+            .ok_or_else(|| {
+                format!(
+                    "`{s}`: device class must be one of {}",
+                    DeviceClass::NAMES.join(", ")
+                )
+            }),
+        ("Device", None) => Err(need("CLASS")),
+        ("KernelNetlink", Some(a)) => NetlinkFamily::from_name(a)
+            .map(|netlink_family| Capability::KernelNetlink { netlink_family })
+            .ok_or_else(|| {
+                format!(
+                    "`{s}`: netlink family must be one of {}",
+                    NetlinkFamily::NAMES.join(", ")
+                )
+            }),
+        ("KernelNetlink", None) => Err(need("FAMILY")),
+        _ => Err(format!(
+            "`{s}`: not a capability; use Journal, Spawn, FilesystemRoot, LegacyLogind, Endpoint=IFACE@VERSION, Device=CLASS or KernelNetlink=FAMILY"
+        )),
+    }
+}
+
+/// Parse `IFACE@VERSION` (32 lowercase hex, a u32).
+pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
+    let (iface, version) = s
+        .split_once('@')
+        .ok_or_else(|| format!("`{s}`: an endpoint is IFACE@VERSION"))?;
+    if iface.len() != 32
+        || !iface
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(format!(
+            "`{s}`: the interface must be 32 lowercase hex characters"
+        ));
+    }
+    let version = version
+        .parse::<u32>()
+        .map_err(|_| format!("`{s}`: the version must be 0..=4294967295"))?;
+    Ok(Endpoint {
+        interface: iface.to_owned(),
+        version,
+    })
+}
+
+/// Journal lines of a plugin go to stderr, prefixed with its label.
+struct StderrJournal;
+
+impl JournalSink for StderrJournal {
+    fn line(&self, ente: &Identity, level: Level, text: &str) {
+        eprintln!(
+            "[{}] {}: {text}",
+            ente.label,
+            ente_runtime::level_name(level)
+        );
+    }
+}
+
+pub fn run(
+    home: &Path,
+    component: &Path,
+    grants: &[Capability],
+    invoke: Option<(Endpoint, String)>,
+) -> ExitCode {
+    match run_inner(home, component, grants, invoke) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("ente run: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_inner(
+    home: &Path,
+    component: &Path,
+    grants: &[Capability],
+    invoke: Option<(Endpoint, String)>,
+) -> Result<ExitCode, String> {
+    let label = component
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".into());
+    let runtime = Runtime::open(home).map_err(|e| e.to_string())?;
+    let digest = runtime
+        .cas()
+        .add_file(component)
+        .map_err(|e| format!("{}: {e}", component.display()))?;
+    let loaded = runtime.load(&digest).map_err(|e| e.to_string())?;
+    let provides: Vec<ente_runtime::Endpoint> = invoke
+        .iter()
+        .map(|(e, _)| ente_runtime::Endpoint {
+            interface: e.interface.clone(),
+            version: e.version,
+        })
+        .collect();
+    let blueprint = runtime
+        .prepare(
+            &label,
+            &loaded,
+            Grants::from_capabilities(grants),
+            &provides,
+        )
+        .map_err(|e| e.to_string())?;
+    let identity = Identity {
+        id: ulid::Ulid::new().to_string(),
+        label: label.clone(),
+    };
+    let ports = Ports {
+        journal: Arc::new(StderrJournal),
+        bus: None,
+        graph_view: None,
+    };
+    let mut instance = runtime
+        .instantiate(&blueprint, identity, ports, &Incarnation::default())
+        .map_err(|e| e.to_string())?;
+    if instance.has_lifecycle() {
+        match instance.start().map_err(|e| e.to_string())? {
+            Ok(()) => {}
+            Err(refusal) => return Err(format!("`{label}` refused to start: {refusal}")),
+        }
+    }
+    if let Some((endpoint, body)) = invoke {
+        let target = ente_runtime::Endpoint {
+            interface: endpoint.interface,
+            version: endpoint.version,
+        };
+        match instance
+            .handle("(ente run)", &target, body.as_bytes())
+            .map_err(|e| e.to_string())?
+        {
+            Ok(reply) => println!("{}", String::from_utf8_lossy(&reply)),
+            Err(message) => return Err(format!("`{label}` answered with an error: {message}")),
+        }
+    }
+    instance.stop().map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,270 @@
+//! `ente up`: start a seed card's graph in dev mode, show it live, and stop
+//! it in order on Ctrl-C or SIGTERM.
+
+mod glue;
+mod status;
+
+use ente_bus::{Bus, BusConfig};
+use ente_card::{Capability, Card, Endpoint, Graph, Payload};
+use ente_runtime::{Grants, Identity, Incarnation, Ports, Runtime};
+use glue::{BusLink, EnteBody, GraphSnapshot, MediatorEnte, Seen, weak};
+use status::{State, Status};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use ulid::Ulid;
+
+/// The endpoint whose provider is the graph's mediator ("ente-mediator-v1").
+pub const MEDIATOR_INTERFACE: &str = "656e74652d6d65646961746f722d7631";
+
+/// How often expired leases are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(5);
+
+pub fn mediator_endpoint() -> Capability {
+    Capability::Endpoint {
+        endpoint: Endpoint {
+            interface: MEDIATOR_INTERFACE.into(),
+            version: 1,
+        },
+    }
+}
+
+/// A running graph.
+struct Host {
+    runtime: Runtime,
+    bus: Arc<Bus<EnteBody>>,
+    status: Arc<Status>,
+    /// Wasm Entes in start order.
+    started: Vec<(Ulid, String)>,
+}
+
+pub fn run(home: &Path, seed: &Path) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ente up: cannot start the event loop: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async {
+        // Signals are watched before anything starts, so that a SIGTERM
+        // during boot still stops the graph in order.
+        let stop = match Stop::watch() {
+            Ok(stop) => stop,
+            Err(e) => {
+                eprintln!("ente up: cannot watch SIGINT and SIGTERM: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let host = match boot(home, seed) {
+            Ok(host) => host,
+            Err(message) => {
+                eprintln!("ente up: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
+        watch(&host, stop).await;
+        shutdown(&host);
+        ExitCode::SUCCESS
+    })
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM.
+struct Stop {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn watch() -> std::io::Result<Stop> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Stop {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+}
+
+fn boot(home: &Path, seed: &Path) -> Result<Host, String> {
+    let card = ente_card::load(seed).map_err(|e| e.to_string())?;
+    let graph = Graph::new(&card);
+    let faults = graph.check();
+    if !faults.is_empty() {
+        let lines: Vec<String> = faults.iter().map(|f| format!("  {f}")).collect();
+        return Err(format!(
+            "{}: the graph cannot start:\n{}",
+            seed.display(),
+            lines.join("\n")
+        ));
+    }
+    let mut order = graph.start_order().map_err(|e| e.to_string())?;
+    // The mediator first: every other start may already call the bus.
+    order.sort_by_key(|&n| !graph.nodes[n].card.provides.contains(&mediator_endpoint()));
+
+    let runtime = Runtime::open(home).map_err(|e| e.to_string())?;
+    let bus: Arc<Bus<EnteBody>> = Arc::new(Bus::new(BusConfig::default()));
+    let status = Arc::new(Status::new());
+    let snapshot = Arc::new(GraphSnapshot {
+        entes: order
+            .iter()
+            .map(|&n| {
+                let c = graph.nodes[n].card;
+                Seen {
+                    id: c.id,
+                    label: c.label.clone(),
+                    requires: c.requires.clone(),
+                    provides: c.provides.clone(),
+                }
+            })
+            .collect(),
+        bus: weak(&bus),
+    });
+    let mut host = Host {
+        runtime,
+        bus,
+        status,
+        started: Vec::new(),
+    };
+    for &n in &order {
+        let card = graph.nodes[n].card;
+        host.status
+            .add(card.id.to_string(), card.label.clone(), State::Starting);
+        match start(&host, card, &snapshot) {
+            Ok(Some(state)) => {
+                host.started.push((card.id, card.label.clone()));
+                host.status.set(&card.id.to_string(), state);
+            }
+            Ok(None) => host.status.set(&card.id.to_string(), State::Grouping),
+            Err(why) => host.status.set(&card.id.to_string(), State::Failed(why)),
+        }
+    }
+    host.status.draw();
+    Ok(host)
+}
+
+/// Incarnate one card; `Ok(None)` for a body-less grouping node.
+fn start(host: &Host, card: &Card, snapshot: &Arc<GraphSnapshot>) -> Result<Option<State>, String> {
+    let (digest, entry, argv, envp) = match &card.payload {
+        Payload::Virtual => return Ok(None),
+        Payload::Wasm {
+            module_blake3,
+            entry,
+            argv,
+            envp,
+        } => (module_blake3, entry, argv, envp),
+        Payload::Native { .. } | Payload::Legacy { .. } => {
+            return Err(
+                "native payloads run behind the shim component, which this host does not have yet"
+                    .into(),
+            );
+        }
+    };
+    let is_mediator = card.provides.contains(&mediator_endpoint());
+    let mut grants = Grants::of_card(card);
+    grants.graph_view = is_mediator;
+    let served: Vec<ente_runtime::Endpoint> = card
+        .provides
+        .iter()
+        .filter_map(|c| match c {
+            Capability::Endpoint { endpoint } if !is_mediator => Some(glue::to_wit(endpoint)),
+            _ => None,
+        })
+        .collect();
+    let component = host.runtime.load(digest).map_err(|e| e.to_string())?;
+    let blueprint = host
+        .runtime
+        .prepare(&card.label, &component, grants, &served)
+        .map_err(|e| e.to_string())?;
+    let export = format!("{entry}@0.1.0");
+    if !ente_runtime::grants::exports(host.runtime.engine(), &component, &export) {
+        return Err(format!(
+            "its card's entry is `{entry}`, but its component does not export `{export}`"
+        ));
+    }
+    let ports = Ports {
+        journal: host.status.clone(),
+        bus: grants
+            .bus
+            .then(|| Arc::new(BusLink(weak(&host.bus))) as Arc<dyn ente_runtime::BusPort>),
+        graph_view: is_mediator.then(|| snapshot.clone() as Arc<dyn ente_runtime::GraphView>),
+    };
+    let incarnation = Incarnation {
+        argv: argv.clone(),
+        envp: envp.clone(),
+        memory_limit: card
+            .soma
+            .rlimits
+            .mem_bytes
+            .and_then(|m| usize::try_from(m).ok()),
+    };
+    let identity = Identity {
+        id: card.id.to_string(),
+        label: card.label.clone(),
+    };
+    let instance = host
+        .runtime
+        .instantiate(&blueprint, identity, ports, &incarnation)
+        .map_err(|e| e.to_string())?;
+    let has_lifecycle = instance.has_lifecycle();
+    host.bus.install(card.id, &card.label, EnteBody(instance));
+    if is_mediator {
+        host.bus.set_mediator(Arc::new(MediatorEnte {
+            bus: weak(&host.bus),
+            id: card.id,
+        }));
+    }
+    if !has_lifecycle {
+        return Ok(Some(State::Ready));
+    }
+    match host.bus.enter(card.id, |b| b.0.start()) {
+        Ok(Ok(Ok(()))) => Ok(Some(State::Ready)),
+        Ok(Ok(Err(refusal))) => Err(format!("start refused: {refusal}")),
+        Ok(Err(fault)) => Err(fault.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Show the graph until Ctrl-C or SIGTERM.
+async fn watch(host: &Host, mut stop: Stop) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut purge = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.int.recv() => return,
+            _ = stop.term.recv() => return,
+            _ = tick.tick() => {
+                for slot in host.bus.slots() {
+                    host.status.counts(&slot.id.to_string(), slot.served(), slot.errors());
+                    if !slot.is_live() {
+                        host.status.set(&slot.id.to_string(), State::Failed("its body trapped".into()));
+                    }
+                }
+                host.status.draw();
+            }
+            _ = purge.tick() => { host.bus.purge_expired(); }
+        }
+    }
+}
+
+/// Stop every Ente in reverse start order: `lifecycle.stop`, then off the bus.
+fn shutdown(host: &Host) {
+    println!(
+        "stopping {} Ente(s) in reverse start order",
+        host.started.len()
+    );
+    for (id, label) in host.started.iter().rev() {
+        let stopped = host.bus.enter(*id, |b| b.0.stop());
+        host.bus.remove(*id);
+        match stopped {
+            Ok(Ok(())) | Err(_) => host.status.set(&id.to_string(), State::Stopped),
+            Ok(Err(fault)) => host
+                .status
+                .set(&id.to_string(), State::Failed(fault.to_string())),
+        }
+        println!("stopped `{label}`");
+    }
+}

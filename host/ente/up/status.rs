@@ -1,0 +1,141 @@
+//! The live status of `ente up`: a line per Ente with its state, the calls
+//! it served and the errors, and its latest journal lines under it.
+
+use ente_runtime::{Identity, JournalSink, Level};
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+/// Journal lines kept per Ente for the screen.
+const KEPT_LINES: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Starting,
+    Ready,
+    /// A grouping node: nothing runs.
+    Grouping,
+    Failed(String),
+    Stopped,
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Starting => f.write_str("starting"),
+            State::Ready => f.write_str("ready"),
+            State::Grouping => f.write_str("group"),
+            State::Failed(why) => write!(f, "failed: {why}"),
+            State::Stopped => f.write_str("stopped"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Row {
+    id: String,
+    label: String,
+    state: State,
+    served: u64,
+    errors: u64,
+    lines: VecDeque<String>,
+}
+
+/// The screen: rows in start order, and where journal lines go.
+#[derive(Debug)]
+pub struct Status {
+    rows: Mutex<Vec<Row>>,
+    tty: bool,
+    last: Mutex<String>,
+}
+
+impl Status {
+    pub fn new() -> Status {
+        Status {
+            rows: Mutex::new(Vec::new()),
+            tty: std::io::stdout().is_terminal(),
+            last: Mutex::new(String::new()),
+        }
+    }
+
+    fn rows(&self) -> std::sync::MutexGuard<'_, Vec<Row>> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn add(&self, id: String, label: String, state: State) {
+        self.rows().push(Row {
+            id,
+            label,
+            state,
+            served: 0,
+            errors: 0,
+            lines: VecDeque::new(),
+        });
+    }
+
+    pub fn set(&self, id: &str, state: State) {
+        if let Some(row) = self.rows().iter_mut().find(|r| r.id == id) {
+            if !self.tty && row.state != state {
+                println!("{}: {state}", row.label);
+            }
+            row.state = state;
+        }
+    }
+
+    pub fn counts(&self, id: &str, served: u64, errors: u64) {
+        if let Some(row) = self.rows().iter_mut().find(|r| r.id == id) {
+            row.served = served;
+            row.errors = errors;
+        }
+    }
+
+    /// Draw the table: redrawn in place on a terminal, printed when it
+    /// changed otherwise.
+    pub fn draw(&self) {
+        let mut out = String::new();
+        for row in self.rows().iter() {
+            out.push_str(&format!(
+                "{:<16} {:<28} served {:>6}  errors {:>4}\n",
+                row.label,
+                row.state.to_string(),
+                row.served,
+                row.errors
+            ));
+            if self.tty {
+                for line in &row.lines {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if *last == out {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = if self.tty {
+            write!(
+                stdout,
+                "\x1b[H\x1b[2J{out}\n(ctrl-c stops every Ente in order)\n"
+            )
+        } else {
+            write!(stdout, "--- status\n{out}")
+        };
+        let _ = stdout.flush();
+        *last = out;
+    }
+}
+
+impl JournalSink for Status {
+    fn line(&self, ente: &Identity, level: Level, text: &str) {
+        let shown = format!("{}: {text}", ente_runtime::level_name(level));
+        if !self.tty {
+            println!("  [{}] {shown}", ente.label);
+        }
+        if let Some(row) = self.rows().iter_mut().find(|r| r.id == ente.id) {
+            if row.lines.len() == KEPT_LINES {
+                row.lines.pop_front();
+            }
+            row.lines.push_back(shown);
+        }
+    }
+}

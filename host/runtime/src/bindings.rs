@@ -1,0 +1,11 @@
+//! Typed bindings for every interface of `wit/`, generated from the
+//! `host-view` world (every import and export).
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "ente:core/host-view",
+});
+
+pub use ente::core::journal::Level;
+pub use ente::core::types::{BusError, Capability, DeviceClass, Endpoint, NetlinkFamily};
+pub use exports::ente::core::mediator::{Decision, Grant};

@@ -1,0 +1,195 @@
+//! Capabilities become imports: what the linker defines for an Ente, and the
+//! check, before instantiation, that its component imports nothing more.
+
+use ente_card::{Capability, Card};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// The interfaces the linker defines for an Ente besides the WASI baseline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Grants {
+    /// `ente:core/journal`, for Journal.
+    pub journal: bool,
+    /// `ente:core/bus`, for an Endpoint in requires.
+    pub bus: bool,
+    /// `ente:core/graph`, for Spawn.
+    pub graph: bool,
+    /// `wasi:filesystem/{types,preopens}`, for FilesystemRoot.
+    pub filesystem: bool,
+    /// `ente:core/graph-view`, for the Ente that serves as mediator.
+    pub graph_view: bool,
+}
+
+impl Grants {
+    /// What `caps` (a card's requires) grant.
+    pub fn from_capabilities<'c>(caps: impl IntoIterator<Item = &'c Capability>) -> Grants {
+        let mut g = Grants::default();
+        for cap in caps {
+            match cap {
+                Capability::Journal => g.journal = true,
+                Capability::Endpoint { .. } => g.bus = true,
+                Capability::Spawn => g.graph = true,
+                Capability::FilesystemRoot => g.filesystem = true,
+                // Devices, netlink and logind have no interface yet: a
+                // component cannot import what does not exist.
+                Capability::Device { .. }
+                | Capability::KernelNetlink { .. }
+                | Capability::LegacyLogind => {}
+            }
+        }
+        g
+    }
+
+    /// What a card's requires grant.
+    pub fn of_card(card: &Card) -> Grants {
+        Grants::from_capabilities(&card.requires)
+    }
+
+    /// Whether the linker defines `name` (an interface without version).
+    pub fn allows(&self, name: &str) -> bool {
+        BASELINE.contains(&name)
+            || name == "ente:core/types"
+            || (self.journal && name == "ente:core/journal")
+            || (self.bus && name == "ente:core/bus")
+            || (self.graph && name == "ente:core/graph")
+            || (self.graph_view && name == "ente:core/graph-view")
+            || (self.filesystem && FILESYSTEM.contains(&name))
+    }
+}
+
+/// The WASI every Ente gets (at 0.2.x): what Rust's std imports even in a
+/// guest that never prints, plus clocks and random.
+pub const BASELINE: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// The WASI filesystem, for FilesystemRoot.
+pub const FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
+
+/// The capability that would grant the interface `name`, in words.
+pub fn granted_by(name: &str) -> &'static str {
+    match name {
+        "ente:core/journal" => "the Journal capability",
+        "ente:core/bus" => "an Endpoint capability in requires",
+        "ente:core/graph" => "the Spawn capability",
+        "ente:core/graph-view" => "the mediator role (only the graph's mediator sees the graph)",
+        n if FILESYSTEM.contains(&n) => "the FilesystemRoot capability",
+        n if n.starts_with("wasi:sockets/") => "no capability: ente grants no sockets",
+        n if n.starts_with("wasi:http/") => "no capability: ente grants no http",
+        _ => "no capability: ente does not provide this interface",
+    }
+}
+
+/// One import a component may not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportFault {
+    #[error("imports `{import}`, which its card does not grant (needs {needs})")]
+    Ungranted { import: String, needs: &'static str },
+    #[error("imports `{import}` at a version ente does not link (it links {supported})")]
+    Version {
+        import: String,
+        supported: &'static str,
+    },
+}
+
+/// Why a component may not run as an Ente.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("Ente `{ente}` refused before it runs: its component {}", .faults.iter().map(ToString::to_string).collect::<Vec<_>>().join("; and "))]
+    Imports {
+        ente: String,
+        faults: Vec<ImportFault>,
+    },
+    #[error(
+        "Ente `{ente}` provides {endpoint} but its component does not export `{export}`: a provider must serve its endpoint"
+    )]
+    MissingExport {
+        ente: String,
+        endpoint: String,
+        export: &'static str,
+    },
+}
+
+/// The interface name and version of an import such as `wasi:io/streams@0.2.6`.
+fn split_version(import: &str) -> (&str, Option<&str>) {
+    match import.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (import, None),
+    }
+}
+
+fn supported_version(name: &str, version: Option<&str>) -> Result<(), &'static str> {
+    let (prefix, supported) = if name.starts_with("wasi:") {
+        ("0.2.", "WASI 0.2.x")
+    } else {
+        ("0.1.", "ente:core 0.1.x")
+    };
+    match version {
+        Some(v) if v.starts_with(prefix) => Ok(()),
+        _ => Err(supported),
+    }
+}
+
+/// Check every import of `component` against `grants`; all faults at once.
+pub fn check_imports(
+    ente: &str,
+    engine: &Engine,
+    component: &Component,
+    grants: &Grants,
+) -> Result<(), LinkError> {
+    let mut faults = Vec::new();
+    for (import, _) in component.component_type().imports(engine) {
+        let (name, version) = split_version(import);
+        if !grants.allows(name) {
+            faults.push(ImportFault::Ungranted {
+                import: import.to_owned(),
+                needs: granted_by(name),
+            });
+        } else if let Err(supported) = supported_version(name, version) {
+            faults.push(ImportFault::Version {
+                import: import.to_owned(),
+                supported,
+            });
+        }
+    }
+    if faults.is_empty() {
+        Ok(())
+    } else {
+        Err(LinkError::Imports {
+            ente: ente.to_owned(),
+            faults,
+        })
+    }
+}
+
+/// The export a provider must have.
+pub const HANDLER_EXPORT: &str = "ente:core/handler@0.1.0";
+/// The export a service must have to be started.
+pub const LIFECYCLE_EXPORT: &str = "ente:core/lifecycle@0.1.0";
+/// The export of the mediator.
+pub const MEDIATOR_EXPORT: &str = "ente:core/mediator@0.1.0";
+
+/// Whether `component` exports the interface `export`.
+pub fn exports(engine: &Engine, component: &Component, export: &str) -> bool {
+    component
+        .component_type()
+        .exports(engine)
+        .any(|(name, _)| name == export)
+}

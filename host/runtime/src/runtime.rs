@@ -1,0 +1,281 @@
+//! The runtime: one engine, the store and cache, a linker per grant set, and
+//! the epoch ticker that lets a deadline stop a guest.
+
+use crate::bindings::exports::ente::core::{handler, lifecycle, mediator};
+use crate::bindings::{Endpoint, Level};
+use crate::cache::{CacheError, PrecompileCache};
+use crate::cas::Cas;
+use crate::grants::{self, Grants, LinkError};
+use crate::host::JournalStream;
+use crate::instance::Instance;
+use crate::state::{BusPort, EnteState, GraphView, Identity, JournalSink};
+use ente_card::Digest;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime_wasi::WasiCtxBuilder;
+
+/// How often the engine's epoch advances: the granularity of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Linear memory an Ente may grow to unless its card says otherwise.
+pub const DEFAULT_MEMORY_LIMIT: usize = 128 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("Ente `{ente}`: {what}: {message}")]
+    Wasmtime {
+        ente: String,
+        what: &'static str,
+        message: String,
+    },
+}
+
+/// What an instance's store reaches outside itself.
+#[derive(Clone)]
+pub struct Ports {
+    pub journal: Arc<dyn JournalSink>,
+    pub bus: Option<Arc<dyn BusPort>>,
+    pub graph_view: Option<Arc<dyn GraphView>>,
+}
+
+/// What an Ente's body is made from: its component, linked and checked.
+pub struct Blueprint {
+    pub ente: String,
+    pub grants: Grants,
+    pre: InstancePre<EnteState>,
+    lifecycle: Option<lifecycle::GuestIndices>,
+    handler: Option<handler::GuestIndices>,
+    mediator: Option<mediator::GuestIndices>,
+}
+
+impl std::fmt::Debug for Blueprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Blueprint")
+            .field("ente", &self.ente)
+            .field("grants", &self.grants)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports")
+            .field("bus", &self.bus.is_some())
+            .field("graph_view", &self.graph_view.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The per-instance settings from the card.
+#[derive(Debug, Clone, Default)]
+pub struct Incarnation {
+    pub argv: Vec<String>,
+    pub envp: Vec<(String, String)>,
+    pub memory_limit: Option<usize>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    cas: Cas,
+    cache: PrecompileCache,
+    linkers: Mutex<HashMap<Grants, Arc<Linker<EnteState>>>>,
+    ticking: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("cas", &self.cas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A runtime whose store and cache live under `home`.
+    pub fn open(home: &Path) -> Result<Runtime, RuntimeError> {
+        let engine = crate::engine::new_engine().map_err(|e| RuntimeError::Wasmtime {
+            ente: "(host)".into(),
+            what: "engine",
+            message: format!("{e:#}"),
+        })?;
+        let cache = PrecompileCache::open(home, &engine)?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (weak_engine, flag) = (engine.weak(), ticking.clone());
+        std::thread::Builder::new()
+            .name("ente-epoch".into())
+            .spawn(move || {
+                while flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => return,
+                    }
+                }
+            })
+            .map_err(|e| RuntimeError::Wasmtime {
+                ente: "(host)".into(),
+                what: "epoch thread",
+                message: e.to_string(),
+            })?;
+        Ok(Runtime {
+            engine,
+            cas: Cas::new(home),
+            cache,
+            linkers: Mutex::new(HashMap::new()),
+            ticking,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn cas(&self) -> &Cas {
+        &self.cas
+    }
+
+    pub fn cache(&self) -> &PrecompileCache {
+        &self.cache
+    }
+
+    /// The component `digest`, verified, from the precompile cache.
+    pub fn load(&self, digest: &Digest) -> Result<Component, RuntimeError> {
+        Ok(self.cache.load(&self.engine, &self.cas, digest)?)
+    }
+
+    fn linker(&self, grants: &Grants) -> Result<Arc<Linker<EnteState>>, RuntimeError> {
+        let mut linkers = self.linkers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = linkers.get(grants) {
+            return Ok(l.clone());
+        }
+        let linker =
+            crate::linker::build(&self.engine, grants).map_err(|e| RuntimeError::Wasmtime {
+                ente: "(host)".into(),
+                what: "linker",
+                message: format!("{e:#}"),
+            })?;
+        let linker = Arc::new(linker);
+        linkers.insert(*grants, linker.clone());
+        Ok(linker)
+    }
+
+    /// Check `component` against `grants` and prepare it for instantiation.
+    /// `provides` lists the endpoints the Ente serves: it must export the handler.
+    pub fn prepare(
+        &self,
+        ente: &str,
+        component: &Component,
+        grants: Grants,
+        provides: &[Endpoint],
+    ) -> Result<Blueprint, RuntimeError> {
+        grants::check_imports(ente, &self.engine, component, &grants)?;
+        if let Some(endpoint) = provides.first()
+            && !grants::exports(&self.engine, component, grants::HANDLER_EXPORT)
+        {
+            return Err(LinkError::MissingExport {
+                ente: ente.to_owned(),
+                endpoint: format!("Endpoint {}@{}", endpoint.interface, endpoint.version),
+                export: grants::HANDLER_EXPORT,
+            }
+            .into());
+        }
+        let linker = self.linker(&grants)?;
+        let wt = |what, e: wasmtime::Error| RuntimeError::Wasmtime {
+            ente: ente.to_owned(),
+            what,
+            message: format!("{e:#}"),
+        };
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| wt("link", e))?;
+        Ok(Blueprint {
+            ente: ente.to_owned(),
+            grants,
+            lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
+            handler: handler::GuestIndices::new(&pre).ok(),
+            mediator: mediator::GuestIndices::new(&pre).ok(),
+            pre,
+        })
+    }
+
+    /// A new instance of `blueprint` for the Ente `identity`.
+    pub fn instantiate(
+        &self,
+        blueprint: &Blueprint,
+        identity: Identity,
+        ports: Ports,
+        incarnation: &Incarnation,
+    ) -> Result<Instance, RuntimeError> {
+        let out = JournalStream::new(identity.clone(), Level::Info, ports.journal.clone());
+        let err = JournalStream::new(identity.clone(), Level::Warn, ports.journal.clone());
+        let wasi = WasiCtxBuilder::new()
+            .stdout(out)
+            .stderr(err)
+            .args(&incarnation.argv)
+            .envs(&incarnation.envp)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(incarnation.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT))
+            .trap_on_grow_failure(true)
+            .build();
+        let state = EnteState {
+            identity,
+            wasi,
+            table: Default::default(),
+            journal: ports.journal,
+            bus: ports.bus,
+            graph_view: ports.graph_view,
+            limits,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(u64::MAX / 2);
+        let ente = blueprint.ente.clone();
+        let wt = |what, e: wasmtime::Error| RuntimeError::Wasmtime {
+            ente: ente.clone(),
+            what,
+            message: format!("{e:#}"),
+        };
+        let instance = blueprint
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| wt("instantiate", e))?;
+        let lifecycle = match &blueprint.lifecycle {
+            Some(i) => Some(
+                i.load(&mut store, &instance)
+                    .map_err(|e| wt("lifecycle export", e))?,
+            ),
+            None => None,
+        };
+        let handler = match &blueprint.handler {
+            Some(i) => Some(
+                i.load(&mut store, &instance)
+                    .map_err(|e| wt("handler export", e))?,
+            ),
+            None => None,
+        };
+        let mediator = match &blueprint.mediator {
+            Some(i) => Some(
+                i.load(&mut store, &instance)
+                    .map_err(|e| wt("mediator export", e))?,
+            ),
+            None => None,
+        };
+        Ok(Instance::new(store, lifecycle, handler, mediator))
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,205 @@
+//! The bus never deadlocks and never drops silently: a full mailbox answers
+//! `busy`, a self-call or a call cycle answers `cycle`, and a provider stuck
+//! in a long call stalls only its own callers.
+
+use ente_bus::{Body, Bus, BusConfig, BusError, Decision, Mediator};
+use ente_card::Endpoint;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Barrier, Mutex, Weak};
+use std::time::{Duration, Instant};
+use ulid::Ulid;
+
+fn ep(n: u8) -> Endpoint {
+    Endpoint {
+        interface: format!("{n:032x}"),
+        version: 1,
+    }
+}
+
+/// Routes endpoint n to the n-th registered Ente.
+struct Table(Vec<Ulid>);
+
+impl Mediator for Table {
+    fn decide(&self, _caller: Ulid, target: &Endpoint) -> Decision {
+        let n = usize::from_str_radix(&target.interface, 16).unwrap_or(usize::MAX);
+        match self.0.get(n) {
+            Some(&provider) => Decision::Allow {
+                provider,
+                ttl: Duration::from_secs(60),
+            },
+            None => Decision::Deny("no such endpoint".into()),
+        }
+    }
+}
+
+enum Act {
+    /// Reply with the body.
+    Echo,
+    /// Wait for a message before replying.
+    Hold(Mutex<Receiver<()>>, Arc<Barrier>),
+    /// Call the endpoint `n` as itself and reply with what that returned.
+    Call(u8),
+}
+
+struct TestBody {
+    me: Ulid,
+    bus: Weak<Bus<TestBody>>,
+    act: Act,
+}
+
+impl Body for TestBody {
+    fn handle(&mut self, _from: Ulid, _t: &Endpoint, body: &[u8]) -> Result<Vec<u8>, String> {
+        match &self.act {
+            Act::Echo => Ok(body.to_vec()),
+            Act::Hold(release, entered) => {
+                entered.wait();
+                let _ = release.lock().map(|r| r.recv());
+                Ok(body.to_vec())
+            }
+            Act::Call(n) => {
+                let bus = self.bus.upgrade().ok_or("bus gone")?;
+                match bus.invoke(self.me, &ep(*n), body) {
+                    Ok(reply) => Ok(reply),
+                    Err(e) => Ok(format!("inner: {e:?}").into_bytes()),
+                }
+            }
+        }
+    }
+
+    fn failed(&self) -> bool {
+        false
+    }
+}
+
+fn bus_with(config: BusConfig, acts: Vec<Act>) -> (Arc<Bus<TestBody>>, Vec<Ulid>) {
+    let bus = Arc::new(Bus::new(config));
+    let ids: Vec<Ulid> = acts.iter().map(|_| Ulid::new()).collect();
+    for (act, &id) in acts.into_iter().zip(&ids) {
+        bus.install(
+            id,
+            &format!("e{id}"),
+            TestBody {
+                me: id,
+                bus: Arc::downgrade(&bus),
+                act,
+            },
+        );
+    }
+    bus.set_mediator(Arc::new(Table(ids.clone())));
+    (bus, ids)
+}
+
+#[test]
+fn a_self_call_is_a_cycle_not_a_deadlock() {
+    // Ente 0 calls endpoint 0, which it serves itself.
+    let (bus, ids) = bus_with(BusConfig::default(), vec![Act::Call(0)]);
+    let reply = bus
+        .invoke(Ulid::new(), &ep(0), b"x")
+        .expect("outer call answers");
+    let text = String::from_utf8(reply).expect("utf8");
+    assert!(text.starts_with("inner: Cycle("), "{text}");
+    // The Ente is intact afterwards.
+    assert!(bus.slot(ids[0]).expect("slot").is_live());
+}
+
+#[test]
+fn a_call_cycle_through_two_entes_is_a_cycle() {
+    // 0 calls 1, 1 calls 0.
+    let (bus, _) = bus_with(BusConfig::default(), vec![Act::Call(1), Act::Call(0)]);
+    let reply = bus.invoke(Ulid::new(), &ep(0), b"x").expect("answers");
+    assert!(
+        String::from_utf8_lossy(&reply).starts_with("inner: Cycle("),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
+#[test]
+fn a_full_mailbox_answers_busy_and_loses_nothing() {
+    let (release_tx, release_rx) = channel();
+    let entered = Arc::new(Barrier::new(2));
+    let config = BusConfig {
+        mailbox: 1,
+        wait: Duration::from_secs(20),
+        ..BusConfig::default()
+    };
+    let (bus, ids) = bus_with(
+        config,
+        vec![Act::Hold(Mutex::new(release_rx), entered.clone())],
+    );
+
+    // First caller holds the provider.
+    let b1 = bus.clone();
+    let first = std::thread::spawn(move || b1.invoke(Ulid::new(), &ep(0), b"first"));
+    entered.wait();
+    // Second caller waits in the mailbox (capacity 1).
+    let b2 = bus.clone();
+    let second = std::thread::spawn(move || b2.invoke(Ulid::new(), &ep(0), b"second"));
+    let slot = bus.slot(ids[0]).expect("slot");
+    while slot.waiting() == 0 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Third caller: the mailbox is full.
+    assert_eq!(
+        bus.invoke(Ulid::new(), &ep(0), b"third"),
+        Err(BusError::Busy(slot.label.clone()))
+    );
+
+    release_tx.send(()).expect("release first");
+    assert_eq!(first.join().expect("join"), Ok(b"first".to_vec()));
+    // The waiting call is served, not dropped.
+    entered.wait();
+    release_tx.send(()).expect("release second");
+    assert_eq!(second.join().expect("join"), Ok(b"second".to_vec()));
+    assert_eq!(slot.served(), 2);
+}
+
+#[test]
+fn a_long_call_does_not_stall_uninvolved_entes() {
+    let (release_tx, release_rx) = channel();
+    let entered = Arc::new(Barrier::new(2));
+    let (bus, _) = bus_with(
+        BusConfig::default(),
+        vec![
+            Act::Hold(Mutex::new(release_rx), entered.clone()),
+            Act::Echo,
+        ],
+    );
+    let b = bus.clone();
+    let long = std::thread::spawn(move || b.invoke(Ulid::new(), &ep(0), b"long"));
+    entered.wait();
+    let started = Instant::now();
+    for _ in 0..1000 {
+        assert_eq!(
+            bus.invoke(Ulid::new(), &ep(1), b"quick"),
+            Ok(b"quick".to_vec())
+        );
+    }
+    let took = started.elapsed();
+    release_tx.send(()).expect("release");
+    assert_eq!(long.join().expect("join"), Ok(b"long".to_vec()));
+    // Generous bound: the point is that these did not wait for the long call.
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
+fn a_denied_call_carries_the_mediators_reason() {
+    let (bus, _) = bus_with(BusConfig::default(), vec![Act::Echo]);
+    assert_eq!(
+        bus.invoke(Ulid::new(), &ep(7), b""),
+        Err(BusError::Denied("no such endpoint".into()))
+    );
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_before_routing() {
+    let config = BusConfig {
+        max_body: 8,
+        ..BusConfig::default()
+    };
+    let (bus, _) = bus_with(config, vec![Act::Echo]);
+    assert_eq!(
+        bus.invoke(Ulid::new(), &ep(0), &[0; 9]),
+        Err(BusError::TooLarge { size: 9, max: 8 })
+    );
+}
