@@ -74,9 +74,88 @@ check: build
     target/debug/ente check cards/*.json
     target/debug/ente check --graph cards/demo.json cards/appliance.json
 
-# Every test.
+# Every test, then the appliance's boot check.
 test: setup guests
     cargo test --locked --workspace
+    just boot-check
+
+# Benchmarks: ente against raw wasmtime, ratios from the same run.
+bench: guests
+    cargo run --locked --release --bin ente-bench
+
+# Debian packages the appliance recipes need, installed when missing.
+appliance-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    missing=()
+    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    ls /boot/vmlinuz-* >/dev/null 2>&1 || missing+=(linux-image-amd64)
+    command -v xz >/dev/null || missing+=(xz-utils)
+    command -v musl-gcc >/dev/null || missing+=(musl-tools)
+    if [ ${#missing[@]} -gt 0 ]; then
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    fi
+    if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
+        rustup target add x86_64-unknown-linux-musl
+    fi
+
+# The appliance image: target/image/initramfs.cpio (static ente as /init,
+# cards, precompiled components, modules) and target/image/vmlinux.
+image: appliance-deps guests
+    #!/usr/bin/env bash
+    set -euo pipefail
+    musl=x86_64-unknown-linux-musl
+    # wasmtime's build script compiles a C helper for the target.
+    export CC_x86_64_unknown_linux_musl=musl-gcc
+    # Before the kernel CSPRNG is seeded, the host's own randomness must not
+    # block boot (host/ente/pid1/entropy.rs).
+    export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS='--cfg getrandom_backend="custom"'
+
+    cargo build --locked --release --target $musl --bin ente
+    cargo build --locked --release --target $musl -p ente-image --bin bare-init
+    cargo build --locked -p ente-image --bin ente-image
+    tool=target/debug/ente-image
+    release="$(ls /lib/modules | sort -V | tail -n 1)"
+    out=target/image; stage=$out/root; bare=$out/bare
+    rm -rf "$stage" "$bare"; mkdir -p "$stage/cards" "$stage/var/lib/ente" "$bare"
+    cp target/$musl/release/ente "$stage/init"
+    cp cards/appliance.json "$stage/cards/appliance.json"
+    cp cards/invalid/label-empty.json "$stage/cards/invalid.json"
+    # The components the appliance pins, stored and precompiled for the
+    # portable engine the appliance runs (by the same static binary).
+    digests=$(grep -o '"module_blake3": "[0-9a-f]*"' cards/appliance.json | grep -o '[0-9a-f]\{64\}' | sort -u)
+    for wasm in target/guests/*.wasm; do
+        ENTE_HOME="$stage/var/lib/ente" "$stage/init" cas add "$wasm" > /dev/null
+    done
+    ENTE_ENGINE=portable ENTE_HOME="$stage/var/lib/ente" "$stage/init" cas compile $digests > /dev/null
+    $tool modules "/lib/modules/$release" "$stage" button evdev virtio_mmio virtio_blk
+    $tool cpio "$stage" $out/initramfs.cpio
+    cp target/$musl/release/bare-init "$bare/init"
+    $tool cpio "$bare" $out/bare.cpio
+    $tool vmlinux "/boot/vmlinuz-$release" $out/vmlinux
+    echo "image: $out/initramfs.cpio ($(du -h $out/initramfs.cpio | cut -f1)), kernel $out/vmlinux ($release)"
+
+# Boot the appliance interactively (software emulation, no KVM).
+boot: image
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -f target/image/state.img ] || truncate -s 64M target/image/state.img
+    echo "Power the machine off with the power key: in another terminal run"
+    echo "  target/debug/ente-image monitor target/image/monitor.sock system_powerdown"
+    echo "or press Ctrl-A X to kill QEMU outright."
+    qemu-system-x86_64 -M microvm,pit=on,pic=on,rtc=on -m 256 -nographic -no-reboot \
+        -kernel target/image/vmlinux -initrd target/image/initramfs.cpio \
+        -append 'console=ttyS0 panic=-1' \
+        -drive file=target/image/state.img,format=raw,if=none,id=state -device virtio-blk-device,drive=state \
+        -monitor unix:target/image/monitor.sock,server,nowait
+
+# Boot the image non-interactively, power it off with the power key, and
+# judge the console; also boots an invalid seed card and a bare baseline.
+boot-check: image
+    target/debug/ente-image boot-check --kernel target/image/vmlinux --initrd target/image/initramfs.cpio \
+        --bare target/image/bare.cpio --invalid-seed /cards/invalid.json --work target/image/check
 
 # What CI checks besides the tests.
 lint:

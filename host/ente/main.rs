@@ -1,12 +1,12 @@
 //! `ente`: the host. This file is wiring only: the command line, and which
 //! module runs each command.
 
-mod check;
-mod home;
-mod run;
-mod up;
-
 use clap::{Parser, Subcommand};
+use ente::{check, home, run, up};
+
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,9 +61,15 @@ enum Command {
 enum CasCommand {
     /// Add a file to the store and print its blake3 digest.
     Add { file: PathBuf },
+    /// Compile stored components into the precompile cache (for the engine
+    /// `ENTE_ENGINE` selects: `portable` for an image).
+    Compile { digests: Vec<String> },
 }
 
 fn main() -> ExitCode {
+    if ente_kernel::is_pid1() {
+        ente::pid1::main();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Check { graph, paths } => check::run(&paths, graph),
@@ -86,6 +92,9 @@ fn main() -> ExitCode {
             run::run(&home::home(), &component, &grants, invoke)
         }
         Command::Up { seed } => up::run(&home::home(), &seed),
+        Command::Cas {
+            command: CasCommand::Compile { digests },
+        } => run::compile(&home::home(), &digests),
         Command::Cas {
             command: CasCommand::Add { file },
         } => match ente_runtime::Cas::new(&home::home()).add_file(&file) {

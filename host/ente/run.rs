@@ -165,3 +165,34 @@ fn run_inner(
     instance.stop().map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `ente cas compile`: each digest compiled into the precompile cache.
+pub fn compile(home: &Path, digests: &[String]) -> ExitCode {
+    let runtime = match Runtime::open(home) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ente cas compile: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = false;
+    for d in digests {
+        let Some(digest) = ente_card::Digest::from_hex(d) else {
+            eprintln!("ente cas compile: `{d}` is not a digest (64 lowercase hex characters)");
+            failed = true;
+            continue;
+        };
+        match runtime.load(&digest) {
+            Ok(_) => println!("{}", runtime.cache().path(&digest).display()),
+            Err(e) => {
+                eprintln!("ente cas compile: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ulid::Ulid;
 
 /// A Wasm Ente's body on the bus.
+#[derive(Debug)]
 pub struct EnteBody(pub Instance);
 
 impl Body for EnteBody {
@@ -41,6 +42,7 @@ pub fn from_wit(e: &bindings::Endpoint) -> Endpoint {
 }
 
 /// The bus as every Ente's `ente:core/bus` reaches it.
+#[derive(Debug)]
 pub struct BusLink(pub Weak<Bus<EnteBody>>);
 
 impl BusPort for BusLink {
@@ -74,6 +76,7 @@ impl BusPort for BusLink {
 }
 
 /// The mediator Ente, asked through the bus like any call.
+#[derive(Debug)]
 pub struct MediatorEnte {
     pub bus: Weak<Bus<EnteBody>>,
     pub id: Ulid,
@@ -115,6 +118,7 @@ pub struct Seen {
 }
 
 /// The graph, read only, in start order; only Entes live on the bus count.
+#[derive(Debug)]
 pub struct GraphSnapshot {
     pub entes: Vec<Seen>,
     pub bus: Weak<Bus<EnteBody>>,

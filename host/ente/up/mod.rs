@@ -1,14 +1,14 @@
 //! `ente up`: start a seed card's graph in dev mode, show it live, and stop
 //! it in order on Ctrl-C or SIGTERM.
 
-mod glue;
-mod status;
+pub mod glue;
+pub mod status;
 
 use ente_bus::{Bus, BusConfig};
 use ente_card::{Capability, Card, Endpoint, Graph, Payload};
 use ente_runtime::{Grants, Identity, Incarnation, Ports, Runtime};
 use glue::{BusLink, EnteBody, GraphSnapshot, MediatorEnte, Seen, weak};
-use status::{State, Status};
+pub use status::{State, Status};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ pub fn mediator_endpoint() -> Capability {
 }
 
 /// A running graph.
-struct Host {
+pub struct Host {
     runtime: Runtime,
     bus: Arc<Bus<EnteBody>>,
     status: Arc<Status>,
@@ -60,7 +60,13 @@ pub fn run(home: &Path, seed: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let host = match boot(home, seed) {
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let host = match boot(
+            home,
+            seed,
+            Status::new(tty),
+            ente_runtime::Profile::from_env(),
+        ) {
             Ok(host) => host,
             Err(message) => {
                 eprintln!("ente up: {message}");
@@ -89,7 +95,14 @@ impl Stop {
     }
 }
 
-fn boot(home: &Path, seed: &Path) -> Result<Host, String> {
+/// Check the seed's graph and start every Ente in start order. An Ente that
+/// fails to start is reported in the status; it does not stop the others.
+pub fn boot(
+    home: &Path,
+    seed: &Path,
+    status: Status,
+    profile: ente_runtime::Profile,
+) -> Result<Host, String> {
     let card = ente_card::load(seed).map_err(|e| e.to_string())?;
     let graph = Graph::new(&card);
     let faults = graph.check();
@@ -105,9 +118,9 @@ fn boot(home: &Path, seed: &Path) -> Result<Host, String> {
     // The mediator first: every other start may already call the bus.
     order.sort_by_key(|&n| !graph.nodes[n].card.provides.contains(&mediator_endpoint()));
 
-    let runtime = Runtime::open(home).map_err(|e| e.to_string())?;
+    let runtime = Runtime::open_with(home, profile).map_err(|e| e.to_string())?;
     let bus: Arc<Bus<EnteBody>> = Arc::new(Bus::new(BusConfig::default()));
-    let status = Arc::new(Status::new());
+    let status = Arc::new(status);
     let snapshot = Arc::new(GraphSnapshot {
         entes: order
             .iter()
@@ -133,13 +146,21 @@ fn boot(home: &Path, seed: &Path) -> Result<Host, String> {
         let card = graph.nodes[n].card;
         host.status
             .add(card.id.to_string(), card.label.clone(), State::Starting);
-        match start(&host, card, &snapshot) {
+        // Grants come from the same routing function `ente check --graph`
+        // used: every requirement it routes (all of them, once the check passed).
+        let grants =
+            Grants::from_capabilities(card.requires.iter().filter(|c| graph.route(n, c).is_ok()));
+        match start(&host, card, grants, &snapshot) {
             Ok(Some(state)) => {
                 host.started.push((card.id, card.label.clone()));
                 host.status.set(&card.id.to_string(), state);
             }
             Ok(None) => host.status.set(&card.id.to_string(), State::Grouping),
-            Err(why) => host.status.set(&card.id.to_string(), State::Failed(why)),
+            Err(why) => {
+                // An Ente that did not become ready takes no calls.
+                host.bus.remove(card.id);
+                host.status.set(&card.id.to_string(), State::Failed(why));
+            }
         }
     }
     host.status.draw();
@@ -147,7 +168,12 @@ fn boot(home: &Path, seed: &Path) -> Result<Host, String> {
 }
 
 /// Incarnate one card; `Ok(None)` for a body-less grouping node.
-fn start(host: &Host, card: &Card, snapshot: &Arc<GraphSnapshot>) -> Result<Option<State>, String> {
+fn start(
+    host: &Host,
+    card: &Card,
+    mut grants: Grants,
+    snapshot: &Arc<GraphSnapshot>,
+) -> Result<Option<State>, String> {
     let (digest, entry, argv, envp) = match &card.payload {
         Payload::Virtual => return Ok(None),
         Payload::Wasm {
@@ -164,7 +190,6 @@ fn start(host: &Host, card: &Card, snapshot: &Arc<GraphSnapshot>) -> Result<Opti
         }
     };
     let is_mediator = card.provides.contains(&mediator_endpoint());
-    let mut grants = Grants::of_card(card);
     grants.graph_view = is_mediator;
     let served: Vec<ente_runtime::Endpoint> = card
         .provides
@@ -236,22 +261,53 @@ async fn watch(host: &Host, mut stop: Stop) {
         tokio::select! {
             _ = stop.int.recv() => return,
             _ = stop.term.recv() => return,
-            _ = tick.tick() => {
-                for slot in host.bus.slots() {
-                    host.status.counts(&slot.id.to_string(), slot.served(), slot.errors());
-                    if !slot.is_live() {
-                        host.status.set(&slot.id.to_string(), State::Failed("its body trapped".into()));
-                    }
-                }
-                host.status.draw();
-            }
-            _ = purge.tick() => { host.bus.purge_expired(); }
+            _ = tick.tick() => host.refresh(),
+            _ = purge.tick() => { host.purge_leases(); }
         }
     }
 }
 
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// (Entes ready, Entes with a body).
+    pub fn readiness(&self) -> (usize, usize) {
+        let live = self
+            .started
+            .iter()
+            .filter(|(id, _)| self.bus.slot(*id).is_some_and(|s| s.is_live()))
+            .count();
+        (live, self.started.len())
+    }
+
+    /// Refresh counters and draw the status.
+    pub fn refresh(&self) {
+        for slot in self.bus.slots() {
+            self.status
+                .counts(&slot.id.to_string(), slot.served(), slot.errors());
+            if !slot.is_live() {
+                self.status.set(
+                    &slot.id.to_string(),
+                    State::Failed("its body trapped".into()),
+                );
+            }
+        }
+        self.status.draw();
+    }
+
+    pub fn purge_leases(&self) -> usize {
+        self.bus.purge_expired()
+    }
+}
+
 /// Stop every Ente in reverse start order: `lifecycle.stop`, then off the bus.
-fn shutdown(host: &Host) {
+pub fn shutdown(host: &Host) {
     println!(
         "stopping {} Ente(s) in reverse start order",
         host.started.len()

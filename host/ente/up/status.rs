@@ -3,7 +3,7 @@
 
 use ente_runtime::{Identity, JournalSink, Level};
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Mutex;
 
 /// Journal lines kept per Ente for the screen.
@@ -50,10 +50,12 @@ pub struct Status {
 }
 
 impl Status {
-    pub fn new() -> Status {
+    /// `tty`: redraw in place (a terminal) or print changes as lines (a log,
+    /// a pipe, PID 1's serial console).
+    pub fn new(tty: bool) -> Status {
         Status {
             rows: Mutex::new(Vec::new()),
-            tty: std::io::stdout().is_terminal(),
+            tty,
             last: Mutex::new(String::new()),
         }
     }

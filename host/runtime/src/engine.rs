@@ -5,10 +5,45 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// How many Entes one host can hold at once (component instances in the pool).
 pub const MAX_ENTES: u32 = 4096;
 
+/// Which machine code the engine writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Tuned to this CPU's features (dev mode, benchmarks).
+    #[default]
+    Native,
+    /// The baseline of this architecture, no CPU feature inferred: what an
+    /// image precompiles on one machine and the appliance loads on another.
+    Portable,
+}
+
+impl Profile {
+    /// `ENTE_ENGINE=portable` selects [`Profile::Portable`].
+    pub fn from_env() -> Profile {
+        match std::env::var("ENTE_ENGINE").as_deref() {
+            Ok("portable") => Profile::Portable,
+            _ => Profile::Native,
+        }
+    }
+}
+
+/// The target triple this binary runs on.
+fn host_triple() -> String {
+    let env = if cfg!(target_env = "musl") {
+        "musl"
+    } else {
+        "gnu"
+    };
+    format!(
+        "{}-unknown-{}-{env}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
 /// The engine every Ente runs on: the pooling allocator (instantiation in a
 /// few microseconds, no mmap per instance) and epoch interruption (a guest in
 /// an endless loop is stopped at its deadline).
-pub fn new_engine() -> wasmtime::Result<Engine> {
+pub fn new_engine(profile: Profile) -> wasmtime::Result<Engine> {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(MAX_ENTES)
         // A Rust component holds a few core instances (its module and the
@@ -16,7 +51,9 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .total_core_instances(MAX_ENTES * 4)
         .total_memories(MAX_ENTES)
         .total_tables(MAX_ENTES * 4)
-        .total_stacks(MAX_ENTES)
+        // Fiber stacks serve only async calls, which ente never makes; a pool
+        // of them costs one guard-page mprotect per slot at start-up.
+        .total_stacks(0)
         .max_memory_size(1 << 30);
     let mut config = Config::new();
     config
@@ -27,6 +64,10 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
         .memory_reservation(1 << 30)
         .memory_guard_size(32 << 20)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if profile == Profile::Portable {
+        // An explicit target turns off CPU feature inference.
+        config.target(&host_triple())?;
+    }
     Engine::new(&config)
 }
 

@@ -13,6 +13,7 @@ pub mod bindings;
 pub mod cache;
 pub mod cas;
 pub mod engine;
+pub mod entropy;
 pub mod grants;
 mod host;
 pub mod instance;
@@ -25,6 +26,7 @@ pub use bindings::{
 };
 pub use cache::{CacheError, PrecompileCache};
 pub use cas::{Cas, CasError, digest_of};
+pub use engine::Profile;
 pub use grants::{Grants, ImportFault, LinkError};
 pub use instance::{CallError, Instance};
 pub use runtime::{Blueprint, Incarnation, Ports, Runtime, RuntimeError};

@@ -99,9 +99,18 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// A runtime whose store and cache live under `home`.
+    /// A runtime whose store and cache live under `home`, with the engine
+    /// profile `ENTE_ENGINE` selects.
     pub fn open(home: &Path) -> Result<Runtime, RuntimeError> {
-        let engine = crate::engine::new_engine().map_err(|e| RuntimeError::Wasmtime {
+        Runtime::open_with(home, crate::engine::Profile::from_env())
+    }
+
+    /// A runtime whose store and cache live under `home`.
+    pub fn open_with(
+        home: &Path,
+        profile: crate::engine::Profile,
+    ) -> Result<Runtime, RuntimeError> {
+        let engine = crate::engine::new_engine(profile).map_err(|e| RuntimeError::Wasmtime {
             ente: "(host)".into(),
             what: "engine",
             message: format!("{e:#}"),
@@ -221,6 +230,7 @@ impl Runtime {
             .stderr(err)
             .args(&incarnation.argv)
             .envs(&incarnation.envp)
+            .secure_random(crate::entropy::KernelRandom)
             .build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(incarnation.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT))

@@ -1,0 +1,244 @@
+//! `ente-bench` (`just bench`): ente's costs as ratios against raw wasmtime
+//! measured in the same run, on the same engine and components.
+//!
+//! - instantiate_to_ready: an Ente from instantiation to ready (its
+//!   `lifecycle.start` returned) against raw `InstancePre` instantiation;
+//! - invoke_64b / invoke_64kib: a guest -> host -> guest call through ente's
+//!   bus with the lease cached, against the raw synchronous chain;
+//! - idle_ente_rss: resident memory per idle Ente, at 1,000 Entes.
+//!
+//! Medians of interleaved batches; writes target/bench/bench.json.
+
+mod raw;
+
+use ente::up::glue::{BusLink, EnteBody};
+use ente_bus::{Bus, BusConfig, Decision, Mediator};
+use ente_card::Endpoint;
+use ente_runtime::{Grants, Identity, Incarnation, JournalSink, Level, Ports, Runtime, bindings};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use ulid::Ulid;
+
+const ROUNDS: usize = 41;
+const BATCH: usize = 200;
+const IDLE_ENTES: usize = 1000;
+
+struct Quiet;
+impl JournalSink for Quiet {
+    fn line(&self, _: &Identity, _: Level, _: &str) {}
+}
+
+/// Routes everything to one provider.
+struct One(Ulid);
+impl Mediator for One {
+    fn decide(&self, _: Ulid, _: &Endpoint) -> Decision {
+        Decision::Allow {
+            provider: self.0,
+            ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+fn echo_endpoint() -> Endpoint {
+    Endpoint {
+        interface: "6563686f2d656e64706f696e742d7631".into(),
+        version: 1,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Interleaved batches of `ente` and `raw`; medians of ns per operation.
+fn compare(mut ente: impl FnMut(), mut raw: impl FnMut()) -> (f64, f64) {
+    let (mut e, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        ente();
+        raw();
+    }
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            ente();
+        }
+        e.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            raw();
+        }
+        r.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+    }
+    (median(e), median(r))
+}
+
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn guest(name: &str) -> PathBuf {
+    PathBuf::from(format!("target/guests/{name}.wasm"))
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let home = Path::new("target/bench/home");
+    std::fs::create_dir_all(home)?;
+    let runtime = Runtime::open(home)?;
+    let engine = runtime.engine().clone();
+    let echo = runtime.load(&runtime.cas().add_file(&guest("echo"))?)?;
+    let client = runtime.load(&runtime.cas().add_file(&guest("client"))?)?;
+    let journal: Arc<dyn JournalSink> = Arc::new(Quiet);
+    let journal_only = Grants {
+        journal: true,
+        ..Grants::default()
+    };
+    let ep = bindings::Endpoint {
+        interface: echo_endpoint().interface,
+        version: 1,
+    };
+    let echo_bp = runtime.prepare("echo", &echo, journal_only, std::slice::from_ref(&ep))?;
+    let raw_echo = raw::prepare(&engine, &echo)?;
+    let inc = Incarnation::default();
+    let mut results = serde_json::Map::new();
+    let mut table = Vec::new();
+
+    // 1. Instantiation to ready.
+    let id = Identity {
+        id: Ulid::new().to_string(),
+        label: "echo".into(),
+    };
+    let ports = Ports {
+        journal: journal.clone(),
+        bus: None,
+        graph_view: None,
+    };
+    let mut keep_e = Vec::with_capacity(BATCH);
+    let mut keep_r = Vec::with_capacity(BATCH);
+    let (e, r) = compare(
+        || {
+            let mut i = runtime
+                .instantiate(&echo_bp, id.clone(), ports.clone(), &inc)
+                .expect("instantiate");
+            i.start().expect("start").expect("ready");
+            keep_e.push(i);
+            if keep_e.len() == BATCH {
+                keep_e.clear();
+            }
+        },
+        || {
+            keep_r.push(raw::instantiate(&engine, &raw_echo).expect("raw instantiate"));
+            if keep_r.len() == BATCH {
+                keep_r.clear();
+            }
+        },
+    );
+    drop((keep_e, keep_r));
+    table.push(("instantiate_to_ready", e, r));
+
+    // 2. guest -> host -> guest through the bus, lease cached.
+    let bus: Arc<Bus<EnteBody>> = Arc::new(Bus::new(BusConfig::default()));
+    let echo_id = Ulid::new();
+    let echo_i = runtime.instantiate(
+        &echo_bp,
+        Identity {
+            id: echo_id.to_string(),
+            label: "echo".into(),
+        },
+        ports.clone(),
+        &inc,
+    )?;
+    bus.install(echo_id, "echo", EnteBody(echo_i));
+    bus.set_mediator(Arc::new(One(echo_id)));
+    let client_grants = Grants {
+        journal: true,
+        bus: true,
+        ..Grants::default()
+    };
+    let client_bp = runtime.prepare("client", &client, client_grants, std::slice::from_ref(&ep))?;
+    let client_ports = Ports {
+        journal: journal.clone(),
+        bus: Some(Arc::new(BusLink(Arc::downgrade(&bus)))),
+        graph_view: None,
+    };
+    let client_id = Identity {
+        id: Ulid::new().to_string(),
+        label: "client".into(),
+    };
+    let mut client_i = runtime.instantiate(&client_bp, client_id, client_ports, &inc)?;
+    let raw_client_pre = raw::prepare(&engine, &client)?;
+    let mut raw_client = raw::instantiate(&engine, &raw_client_pre)?;
+    raw_client.store.data_mut().peer = Some(raw::instantiate(&engine, &raw_echo)?);
+    for (name, size) in [("invoke_64b", 64usize), ("invoke_64kib", 64 << 10)] {
+        let body = vec![7u8; size];
+        let from = "bench".to_string();
+        let (e, r) = compare(
+            || {
+                let reply = client_i
+                    .handle(&from, &ep, &body)
+                    .expect("call")
+                    .expect("reply");
+                assert_eq!(reply.len(), size);
+            },
+            || {
+                let reply = raw_client
+                    .handler
+                    .call_handle(&mut raw_client.store, &from, &ep, &body)
+                    .expect("raw")
+                    .expect("reply");
+                assert_eq!(reply.len(), size);
+            },
+        );
+        table.push((name, e, r));
+    }
+
+    // 3. Resident memory per idle Ente.
+    let before = rss_bytes();
+    let mut idle = Vec::with_capacity(IDLE_ENTES);
+    for n in 0..IDLE_ENTES {
+        let id = Identity {
+            id: Ulid::new().to_string(),
+            label: format!("idle-{n}"),
+        };
+        let mut i = runtime.instantiate(&echo_bp, id, ports.clone(), &inc)?;
+        i.start()?.map_err(|e| format!("start: {e}"))?;
+        idle.push(i);
+    }
+    let per_ente = rss_bytes().saturating_sub(before) / IDLE_ENTES as u64;
+
+    println!(
+        "{:<22} {:>12} {:>12} {:>7}",
+        "benchmark", "ente", "raw", "ratio"
+    );
+    for (name, e, r) in &table {
+        let ratio = e / r;
+        println!("{name:<22} {:>10.0}ns {:>10.0}ns {ratio:>7.2}", e, r);
+        results.insert(
+            (*name).to_string(),
+            serde_json::json!({"ente_ns": e.round(), "raw_ns": r.round(), "ratio": (ratio * 1000.0).round() / 1000.0}),
+        );
+    }
+    println!(
+        "idle Ente RSS at {IDLE_ENTES} Entes: {:.1} KiB each",
+        per_ente as f64 / 1024.0
+    );
+    results.insert(
+        "idle_ente_rss".into(),
+        serde_json::json!({"bytes_per_ente": per_ente, "entes": IDLE_ENTES}),
+    );
+    drop(idle);
+    std::fs::create_dir_all("target/bench")?;
+    std::fs::write(
+        "target/bench/bench.json",
+        serde_json::to_string_pretty(&results)? + "\n",
+    )?;
+    println!("wrote target/bench/bench.json");
+    Ok(())
+}

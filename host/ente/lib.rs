@@ -1,0 +1,9 @@
+//! The `ente` host as a library: each command in its module, so that the
+//! binary (`main.rs`) is the command line only and the benchmark drives the
+//! same code the host runs.
+
+pub mod check;
+pub mod home;
+pub mod pid1;
+pub mod run;
+pub mod up;

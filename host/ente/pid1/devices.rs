@@ -1,0 +1,167 @@
+//! The device surface of PID 1: uevents, modules on MODALIAS (coldplug and
+//! hotplug), block devices, and the power button.
+
+use super::say;
+use ente_kernel::coldplug;
+use ente_kernel::input::{self, POWER_BUTTON};
+use ente_kernel::modules::ModuleIndex;
+use ente_kernel::uevent::{Received, Uevent, UeventSocket};
+use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Rounds of draining at coldplug: each module load can add devices whose
+/// modules load in the next round (virtio_mmio -> virtio0 -> virtio_blk).
+const COLDPLUG_ROUNDS: usize = 8;
+
+#[derive(Debug)]
+pub struct Devices {
+    socket: Option<UeventSocket>,
+    modules: Option<ModuleIndex>,
+    power_button: Option<PathBuf>,
+    /// Uevents seen, for the record.
+    pub seen: u64,
+}
+
+impl Devices {
+    /// Open the uevent socket first (so nothing is missed), then the index.
+    pub fn start() -> Devices {
+        let socket = match UeventSocket::open() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                say!("uevents unavailable: {e}");
+                None
+            }
+        };
+        let release = nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let dir = Path::new("/lib/modules").join(&release);
+        let modules = match ModuleIndex::open(&dir) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                say!("no module index for kernel {release}: {e}");
+                None
+            }
+        };
+        Devices {
+            socket,
+            modules,
+            power_button: None,
+            seen: 0,
+        }
+    }
+
+    /// The socket, handed to the event loop once coldplug is done.
+    pub fn socket(&mut self) -> Option<UeventSocket> {
+        self.socket.take()
+    }
+
+    /// Load the modules of every device already present, then of every
+    /// device those loads create, until nothing more appears.
+    pub fn coldplug(&mut self) {
+        for (_, alias) in coldplug::modaliases(Path::new("/sys/devices")) {
+            self.load_for(&alias);
+        }
+        for _ in 0..COLDPLUG_ROUNDS {
+            if self.drain_from(None) == 0 {
+                break;
+            }
+        }
+        self.find_power_button();
+    }
+
+    fn load_for(&mut self, alias: &str) {
+        let Some(index) = self.modules.as_mut() else {
+            return;
+        };
+        for (module, result) in index.load_for(alias) {
+            match result {
+                Ok(loaded) if loaded.is_empty() => {}
+                Ok(loaded) => say!(
+                    "module {module} loaded for {alias} (with {})",
+                    loaded.join(", ")
+                ),
+                // A module that fails is an event with its reason, not a crash.
+                Err(e) => say!("module {module} for {alias} not loaded: {e}"),
+            }
+        }
+    }
+
+    /// Handle every waiting uevent; returns how many.
+    pub fn drain(&mut self, socket: &UeventSocket) -> usize {
+        self.drain_from(Some(socket))
+    }
+
+    fn drain_from(&mut self, socket: Option<&UeventSocket>) -> usize {
+        let mut n = 0;
+        loop {
+            let received = match socket.or(self.socket.as_ref()).map(UeventSocket::recv) {
+                Some(Ok(Some(r))) => r,
+                Some(Ok(None)) | None => return n,
+                Some(Err(e)) => {
+                    say!("uevent socket: {e}");
+                    return n;
+                }
+            };
+            n += 1;
+            match received {
+                Received::Event(e) => self.on_uevent(&e),
+                Received::Foreign { port } => {
+                    say!("uevent from port {port} (not the kernel) dropped")
+                }
+                Received::Malformed(e) => say!("malformed uevent dropped: {e}"),
+            }
+        }
+    }
+
+    fn on_uevent(&mut self, e: &Uevent) {
+        self.seen += 1;
+        if e.action != "add" {
+            return;
+        }
+        if let Some(alias) = &e.modalias {
+            self.load_for(alias);
+        }
+        match (e.subsystem.as_deref(), e.devname.as_deref()) {
+            (Some("block"), Some(dev)) => say!("block device /dev/{dev} present"),
+            (Some("input"), Some(dev)) if dev.starts_with("input/event") => {
+                self.find_power_button()
+            }
+            _ => {}
+        }
+    }
+
+    fn find_power_button(&mut self) {
+        if self.power_button.is_some() {
+            return;
+        }
+        let found = input::devices_named(
+            Path::new("/sys/class/input"),
+            Path::new("/dev/input"),
+            POWER_BUTTON,
+        );
+        if let Some(dev) = found.into_iter().next() {
+            self.power_button = Some(dev);
+        }
+    }
+
+    /// The power button's event device, opened non-blocking, once found.
+    pub fn take_power_button(&mut self) -> Option<File> {
+        let dev = self.power_button.as_ref()?;
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(dev)
+        {
+            Ok(f) => {
+                say!("power key watched: {} ({POWER_BUTTON})", dev.display());
+                Some(f)
+            }
+            Err(e) => {
+                say!("power key {}: {e}", dev.display());
+                None
+            }
+        }
+    }
+}

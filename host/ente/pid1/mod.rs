@@ -1,0 +1,250 @@
+//! PID 1: the appliance's init. It mounts the kernel surface, loads the
+//! modules the hardware asks for, starts the seed card's graph, and then
+//! waits: for children to reap, uevents, signals and the power key. It never
+//! exits and never panics on any input: every path ends in an orderly
+//! power-off (or reboot), and a fault is reported on the console.
+
+mod devices;
+mod entropy;
+
+use crate::up::{self, Status};
+use devices::Devices;
+use ente_kernel::power::{Finish, finish};
+use ente_kernel::{monotonic_ms, reaper, surface};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{SignalKind, signal};
+
+/// Where the image puts the seed card, unless `ente.seed=` on the kernel
+/// command line names another.
+pub const DEFAULT_SEED: &str = "/cards/appliance.json";
+/// PID 1's state: the store and the precompile cache.
+pub const HOME: &str = "/var/lib/ente";
+
+/// Print a line on the console, prefixed so the transcript is easy to read.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        println!("ente: {}", format!($($arg)*));
+    }};
+}
+pub(crate) use say;
+
+/// PID 1's entry point. Does not return.
+pub fn main() -> ! {
+    let t_init = monotonic_ms();
+    std::panic::set_hook(Box::new(|info| {
+        // Recorded and survived: the task that panicked is gone, PID 1 is not.
+        say!("panic (survived): {info}");
+    }));
+    say!("PID 1 up at {t_init} ms (monotonic)");
+    let how = match std::panic::catch_unwind(|| run(t_init)) {
+        Ok(how) => how,
+        Err(_) => {
+            say!("the main loop panicked; powering off in order");
+            Finish::PowerOff
+        }
+    };
+    let error = finish(how);
+    say!("the kernel refused to {how:?}: {error}; halting here");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+fn seed_path() -> PathBuf {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ente.seed="))
+        .map_or_else(|| PathBuf::from(DEFAULT_SEED), PathBuf::from)
+}
+
+/// Everything between the surface and the end; returns how to end.
+fn run(t_init: u64) -> Finish {
+    for e in surface::mount_all() {
+        say!("{e}");
+    }
+    match surface::enable_controllers(Path::new("/sys/fs/cgroup")) {
+        Ok(c) => say!("cgroup2 controllers enabled: {}", c.join(" ")),
+        Err(e) => say!("{e}"),
+    }
+    for result in [surface::become_subreaper(), surface::cad_as_signal()] {
+        if let Err(e) = result {
+            say!("{e}");
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            say!("cannot start the event loop: {e}; powering off");
+            return Finish::PowerOff;
+        }
+    };
+    rt.block_on(serve(t_init))
+}
+
+async fn serve(t_init: u64) -> Finish {
+    let signals = [
+        (SignalKind::child(), "SIGCHLD"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::from_raw(nix::libc::SIGPWR), "SIGPWR"),
+        (
+            SignalKind::from_raw(nix::libc::SIGRTMIN() + 5),
+            "SIGRTMIN+5 (reboot)",
+        ),
+    ];
+    let mut watched = Vec::new();
+    for (kind, name) in signals {
+        match signal(kind) {
+            Ok(s) => watched.push(s),
+            Err(e) => {
+                say!("cannot watch {name}: {e}; powering off");
+                return Finish::PowerOff;
+            }
+        }
+    }
+    let [mut chld, mut term, mut int, mut pwr, mut reboot] = match <[_; 5]>::try_from(watched) {
+        Ok(s) => s,
+        Err(_) => return Finish::PowerOff,
+    };
+
+    // The uevent socket opens first, so that no device is missed while the
+    // graph starts; the devices settle after it, as hotplug would deliver them.
+    let mut devices = Devices::start();
+
+    let seed = seed_path();
+    let label = ente_card::load(&seed).map(|c| c.label);
+    match &label {
+        Ok(label) => {
+            if let Err(e) = surface::set_hostname(label) {
+                say!("{e}");
+            }
+        }
+        Err(e) => {
+            say!("the seed card cannot load, so nothing can start:\n{e}");
+            say!("powering off");
+            return Finish::PowerOff;
+        }
+    }
+    let host = match up::boot(
+        Path::new(HOME),
+        &seed,
+        Status::new(false),
+        ente_runtime::Profile::Portable,
+    ) {
+        Ok(host) => host,
+        Err(message) => {
+            say!("the graph cannot start:\n{message}");
+            say!("powering off");
+            return Finish::PowerOff;
+        }
+    };
+    let (ready, total) = host.readiness();
+    let t_ready = monotonic_ms();
+    say!(
+        "graph ready: {ready} of {total} Entes in {} ms since /init",
+        t_ready.saturating_sub(t_init)
+    );
+
+    devices.coldplug();
+    // Both are watched from now on: a press after this point is kept by
+    // evdev for this open file and handled once the loop runs.
+    let uevents = devices.socket().and_then(watch);
+    let mut power = devices.take_power_button().and_then(watch);
+    say!(
+        "devices settled at {} ms ({} uevents)",
+        monotonic_ms(),
+        devices.seen
+    );
+
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let how = loop {
+        tokio::select! {
+            _ = chld.recv() => {
+                for r in reaper::reap_all() {
+                    say!("reaped {r}");
+                }
+            }
+            _ = term.recv() => break Finish::PowerOff,
+            _ = int.recv() => break Finish::PowerOff,
+            _ = pwr.recv() => break Finish::PowerOff,
+            _ = reboot.recv() => break Finish::Reboot,
+            readable = async {
+                match &uevents {
+                    Some(fd) => fd.readable().await.map(|mut g| g.clear_ready()),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let (Ok(()), Some(fd)) = (readable, &uevents) {
+                    devices.drain(fd.get_ref());
+                    if power.is_none() {
+                        power = devices.take_power_button().and_then(watch);
+                    }
+                }
+            }
+            pressed = async {
+                match &power {
+                    Some(fd) => power_pressed(fd).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                if pressed {
+                    say!("power key pressed at {} ms", monotonic_ms());
+                    break Finish::PowerOff;
+                }
+                power = None;
+            }
+            _ = tick.tick() => {
+                host.purge_leases();
+            }
+        }
+    };
+    let t_stop = monotonic_ms();
+    say!("orderly shutdown ({how:?}): stopping the graph");
+    up::shutdown(&host);
+    say!(
+        "graph stopped in {} ms; syncing",
+        monotonic_ms().saturating_sub(t_stop)
+    );
+    how
+}
+
+/// Wait until the power button reports KEY_POWER; `false` if it went away.
+async fn power_pressed(fd: &AsyncFd<std::fs::File>) -> bool {
+    use std::io::Read;
+    let mut records = [0u8; ente_kernel::input::EVENT_SIZE * 16];
+    loop {
+        let Ok(mut guard) = fd.readable().await else {
+            return false;
+        };
+        let read = guard.try_io(|f| f.get_ref().read(&mut records));
+        match read {
+            Ok(Ok(0)) => return false,
+            Ok(Ok(n)) => {
+                if records[..n]
+                    .chunks_exact(ente_kernel::input::EVENT_SIZE)
+                    .any(ente_kernel::input::is_power_press)
+                {
+                    return true;
+                }
+            }
+            Ok(Err(_)) => return false,
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// Register an owned fd (the uevent socket, the power button) with the
+/// event loop, for reading.
+fn watch<T: std::os::fd::AsRawFd>(inner: T) -> Option<AsyncFd<T>> {
+    // SAFETY: `T` is `UeventSocket` or `File`; each owns its descriptor
+    // (an `OwnedFd`), keeps it open until dropped, and always returns the
+    // same one from `as_raw_fd`. The `AsyncFd` owns `inner`, so the
+    // descriptor outlives the registration.
+    unsafe { AsyncFd::register_with_interest(inner, tokio::io::Interest::READABLE) }.ok()
+}

@@ -1,0 +1,220 @@
+//! Boot the appliance under QEMU (microvm, software emulation) and judge the
+//! run by its console transcript: QEMU exits 0 after a kernel panic too.
+
+use std::io::{BufRead, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+/// How long the guest may take to reach each point under emulation.
+const STEP_LIMIT: Duration = Duration::from_secs(90);
+/// A kernel that prints nothing for this long before it runs /init is
+/// stuck in QEMU's emulated timer calibration (a known microvm flake).
+const KERNEL_STALL: Duration = Duration::from_secs(20);
+
+/// Why a wait ended without the line.
+#[derive(Debug)]
+pub enum Missed {
+    /// The kernel hung before /init (emulation, not ente): worth a retry.
+    KernelStall,
+    /// The line never came.
+    Never(String),
+}
+
+impl std::fmt::Display for Missed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missed::KernelStall => write!(
+                f,
+                "the kernel stalled before running /init (QEMU timer calibration)"
+            ),
+            Missed::Never(needle) => write!(f, "the console never showed `{needle}`"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Machine {
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub append: String,
+    pub state_disk: Option<PathBuf>,
+    pub monitor: Option<PathBuf>,
+}
+
+impl Machine {
+    /// The QEMU command line (the one `just boot` runs).
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("qemu-system-x86_64");
+        c.args([
+            "-M",
+            "microvm,pit=on,pic=on,rtc=on",
+            "-m",
+            "256",
+            "-nographic",
+            "-no-reboot",
+        ])
+        .arg("-kernel")
+        .arg(&self.kernel)
+        .arg("-initrd")
+        .arg(&self.initrd)
+        .args(["-append", &self.append]);
+        if let Some(disk) = &self.state_disk {
+            c.arg("-drive").arg(format!(
+                "file={},format=raw,if=none,id=state",
+                disk.display()
+            ));
+            c.args(["-device", "virtio-blk-device,drive=state"]);
+        }
+        if let Some(sock) = &self.monitor {
+            c.arg("-monitor")
+                .arg(format!("unix:{},server,nowait", sock.display()));
+        }
+        c
+    }
+}
+
+/// A booting machine and its console, line by line.
+#[derive(Debug)]
+pub struct Run {
+    child: Child,
+    lines: Receiver<String>,
+    pub transcript: Vec<String>,
+    pub started: Instant,
+}
+
+impl Run {
+    pub fn start(machine: &Machine) -> Result<Run, String> {
+        let mut child = machine
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
+        let stdout = child.stdout.take().ok_or("qemu: no stdout")?;
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .split(b'\n')
+                .map_while(Result::ok)
+            {
+                let line = String::from_utf8_lossy(&line)
+                    .trim_end_matches('\r')
+                    .to_owned();
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Run {
+            child,
+            lines,
+            transcript: Vec::new(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Wait for a console line containing `needle`.
+    pub fn wait_for(&mut self, needle: &str) -> Result<String, Missed> {
+        let deadline = Instant::now() + STEP_LIMIT;
+        if let Some(l) = self.transcript.iter().find(|l| l.contains(needle)) {
+            return Ok(l.clone());
+        }
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left.min(KERNEL_STALL)) {
+                Ok(line) => {
+                    println!("  | {line}");
+                    self.transcript.push(line.clone());
+                    if line.contains(needle) {
+                        return Ok(line);
+                    }
+                }
+                Err(_) if !self.saw("Run /init as init process") => {
+                    return Err(Missed::KernelStall);
+                }
+                Err(_) => {}
+            }
+        }
+        Err(Missed::Never(needle.to_owned()))
+    }
+
+    /// Wait for QEMU to exit, reading the rest of the console.
+    pub fn wait_exit(&mut self) -> Result<std::process::ExitStatus, String> {
+        let deadline = Instant::now() + STEP_LIMIT;
+        loop {
+            while let Ok(line) = self.lines.try_recv() {
+                println!("  | {line}");
+                self.transcript.push(line);
+            }
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    println!("  | {line}");
+                    self.transcript.push(line);
+                }
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                return Err("QEMU did not exit: the machine never powered off".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn saw(&self, needle: &str) -> bool {
+        self.transcript.iter().any(|l| l.contains(needle))
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Send one command to QEMU's monitor socket.
+pub fn monitor(sock: &Path, command: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match UnixStream::connect(sock) {
+            Ok(mut s) => {
+                s.write_all(format!("{command}\n").as_bytes())
+                    .map_err(|e| e.to_string())?;
+                std::thread::sleep(Duration::from_millis(100));
+                return Ok(());
+            }
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!("monitor {}: {e}", sock.display()));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// The number after `key` in `line` (e.g. "in 42 ms" -> 42).
+pub fn number_after(line: &str, key: &str) -> Option<f64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits.parse().ok()
+}
+
+/// The printk timestamp of a kernel line, "[    1.234567] ..." -> 1234.567 ms.
+pub fn printk_ms(line: &str) -> Option<f64> {
+    let inner = line.trim_start().strip_prefix('[')?.split(']').next()?;
+    inner.trim().parse::<f64>().ok().map(|s| s * 1000.0)
+}
+
+/// Create a fresh raw state disk of `bytes`.
+pub fn fresh_disk(path: &Path, bytes: u64) -> Result<(), String> {
+    let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    f.set_len(bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}

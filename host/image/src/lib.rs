@@ -1,0 +1,6 @@
+//! The appliance image: a newc cpio writer, the kernel modules and their
+//! index, vmlinux out of a bzImage, and the QEMU boot check. No wasmtime.
+
+pub mod boot;
+pub mod cpio;
+pub mod kernel;

@@ -1,0 +1,270 @@
+//! `ente-image`: build the appliance image and check that it boots.
+//!
+//! - `cpio ROOT OUT`: an uncompressed newc archive of ROOT, plus /dev/console;
+//! - `modules KDIR STAGE MODULE...`: the modules and their dependencies, with
+//!   an index of just those;
+//! - `vmlinux BZIMAGE OUT`: the uncompressed kernel;
+//! - `boot-check ...`: boot, power the machine off with the power key, and
+//!   judge the console.
+
+use clap::{Parser, Subcommand};
+use ente_image::{boot, cpio, kernel};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Parser)]
+#[command(name = "ente-image", about = "Build and check ente's appliance image")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Archive a staging tree as an uncompressed newc cpio.
+    Cpio { root: PathBuf, out: PathBuf },
+    /// Copy modules and their dependencies, with a matching index.
+    Modules {
+        kdir: PathBuf,
+        stage: PathBuf,
+        modules: Vec<String>,
+    },
+    /// Extract the uncompressed kernel from a bzImage.
+    Vmlinux { bzimage: PathBuf, out: PathBuf },
+    /// Send one command to a QEMU monitor socket (e.g. system_powerdown).
+    Monitor { sock: PathBuf, command: String },
+    /// Boot the image, press the power key, and judge the console.
+    BootCheck {
+        #[arg(long)]
+        kernel: PathBuf,
+        #[arg(long)]
+        initrd: PathBuf,
+        /// The baseline: an initramfs whose /init only powers off.
+        #[arg(long)]
+        bare: PathBuf,
+        /// A seed card in the image that must be refused.
+        #[arg(long)]
+        invalid_seed: String,
+        /// Where the state disk and the monitor socket go.
+        #[arg(long)]
+        work: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Cmd::Cpio { root, out } => std::fs::File::create(&out)
+            .map(std::io::BufWriter::new)
+            .and_then(|f| cpio::write_tree(&root, cpio::CONSOLE, f))
+            .map_err(|e| format!("{}: {e}", out.display())),
+        Cmd::Modules {
+            kdir,
+            stage,
+            modules,
+        } => kernel::copy_modules(&kdir, &stage, &modules).map(|all| {
+            println!("modules: {}", all.join(" "));
+        }),
+        Cmd::Vmlinux { bzimage, out } => kernel::extract_vmlinux(&bzimage, &out),
+        Cmd::Monitor { sock, command } => boot::monitor(&sock, &command),
+        Cmd::BootCheck {
+            kernel,
+            initrd,
+            bare,
+            invalid_seed,
+            work,
+        } => boot_check(kernel, initrd, bare, invalid_seed, work),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ente-image: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const APPEND: &str = "console=ttyS0 panic=-1";
+
+/// A kernel may stall in emulated timer calibration before /init; such a
+/// boot is tried again, anything after /init is not.
+const TRIES: usize = 3;
+
+#[derive(Debug)]
+enum Failure {
+    Missed(boot::Missed),
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Missed(m) => write!(f, "{m}"),
+            Failure::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<boot::Missed> for Failure {
+    fn from(m: boot::Missed) -> Failure {
+        Failure::Missed(m)
+    }
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Failure {
+        Failure::Other(s)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(s: &str) -> Failure {
+        Failure::Other(s.to_owned())
+    }
+}
+
+/// Run `scenario` until it passes, or fails for a reason other than a
+/// kernel stall before /init.
+fn with_retries<T>(
+    name: &str,
+    mut scenario: impl FnMut() -> Result<T, Failure>,
+) -> Result<T, String> {
+    for attempt in 1..=TRIES {
+        match scenario() {
+            Ok(t) => return Ok(t),
+            Err(Failure::Missed(boot::Missed::KernelStall)) if attempt < TRIES => {
+                println!(
+                    "== {name}: the kernel stalled before /init (emulation); booting again ({attempt}/{TRIES})"
+                );
+            }
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
+    Err(format!(
+        "{name}: the kernel stalled before /init {TRIES} times"
+    ))
+}
+
+struct Appliance {
+    init_to_ready: f64,
+    key_to_off: f64,
+    wall: Duration,
+}
+
+fn boot_check(
+    kernel: PathBuf,
+    initrd: PathBuf,
+    bare: PathBuf,
+    invalid_seed: String,
+    work: PathBuf,
+) -> Result<(), String> {
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let disk = work.join("state.img");
+    let sock = work.join("monitor.sock");
+
+    let bare_wall = with_retries("baseline", || {
+        println!("== baseline: a bare /init that only powers off");
+        let machine = boot::Machine {
+            kernel: kernel.clone(),
+            initrd: bare.clone(),
+            append: APPEND.into(),
+            state_disk: None,
+            monitor: None,
+        };
+        let mut run = boot::Run::start(&machine)?;
+        run.wait_for("reboot: Power down")?;
+        run.wait_exit()?;
+        Ok(run.started.elapsed())
+    })?;
+    let Appliance {
+        init_to_ready,
+        key_to_off,
+        wall,
+    } = with_retries("appliance", || appliance(&kernel, &initrd, &disk, &sock))?;
+    with_retries("invalid seed", || {
+        invalid(&kernel, &initrd, &disk, &invalid_seed)
+    })?;
+
+    println!("boot-check passed");
+    println!("  /init to ready (guest monotonic):  {init_to_ready:.0} ms");
+    println!("  power key to power-off (guest):    {key_to_off:.0} ms");
+    println!(
+        "  whole run (wall):                  {} ms",
+        wall.as_millis()
+    );
+    println!(
+        "  bare /init power-off (wall):       {} ms",
+        bare_wall.as_millis()
+    );
+    println!(
+        "  ratio to bare:                     {:.2}",
+        wall.as_secs_f64() / bare_wall.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Boot, ready, the power key, an orderly power-off.
+fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<Appliance, Failure> {
+    println!("== the appliance, with a fresh state disk");
+    boot::fresh_disk(disk, 64 << 20)?;
+    let _ = std::fs::remove_file(sock);
+    let machine = boot::Machine {
+        kernel: kernel.to_owned(),
+        initrd: initrd.to_owned(),
+        append: APPEND.into(),
+        state_disk: Some(disk.to_owned()),
+        monitor: Some(sock.to_owned()),
+    };
+    let t0 = Instant::now();
+    let mut run = boot::Run::start(&machine)?;
+    run.wait_for("ente: PID 1 up")?;
+    run.wait_for("module button loaded")?;
+    run.wait_for("module virtio_blk loaded")?;
+    run.wait_for("block device /dev/vda present")?;
+    let ready = run.wait_for("ente: graph ready")?;
+    run.wait_for("ente: power key watched")?;
+    boot::monitor(sock, "system_powerdown")?;
+    let pressed = run.wait_for("power key pressed")?;
+    run.wait_for("orderly shutdown")?;
+    let down = run.wait_for("reboot: Power down")?;
+    let status = run.wait_exit()?;
+    let wall = t0.elapsed();
+    if run.saw("Kernel panic") {
+        return Err("the console shows a kernel panic".into());
+    }
+    if !status.success() {
+        return Err(format!("QEMU exited with {status}").into());
+    }
+    let init_to_ready =
+        boot::number_after(&ready, "Entes in").ok_or("no ready time on the console")?;
+    let key_ms = boot::number_after(&pressed, "at").ok_or("no power key time on the console")?;
+    let off_ms = boot::printk_ms(&down).ok_or("no printk time on `reboot: Power down`")?;
+    Ok(Appliance {
+        init_to_ready,
+        key_to_off: off_ms - key_ms,
+        wall,
+    })
+}
+
+/// A seed card that cannot load: explained on the console, then a clean power-off.
+fn invalid(kernel: &Path, initrd: &Path, disk: &Path, seed: &str) -> Result<(), Failure> {
+    println!("== an invalid seed card");
+    let machine = boot::Machine {
+        kernel: kernel.to_owned(),
+        initrd: initrd.to_owned(),
+        append: format!("{APPEND} ente.seed={seed}"),
+        state_disk: Some(disk.to_owned()),
+        monitor: None,
+    };
+    let mut run = boot::Run::start(&machine)?;
+    run.wait_for("the seed card cannot load")?;
+    run.wait_for("reboot: Power down")?;
+    let status = run.wait_exit()?;
+    if run.saw("Kernel panic") {
+        return Err("the invalid-seed boot shows a kernel panic".into());
+    }
+    if !status.success() {
+        return Err(format!("QEMU exited with {status} on the invalid seed").into());
+    }
+    Ok(())
+}
