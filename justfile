@@ -43,7 +43,9 @@ guests: setup
     root="$PWD"
     # Paths are remapped so that a build in another checkout gives the same
     # bytes. Only this build: the host's flags must not change.
-    RUSTFLAGS="--remap-path-prefix=$root=/ente --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo" \
+    # A 64 KiB stack keeps a new Ente's first pages within what the host
+    # keeps resident (host/runtime/src/engine.rs).
+    RUSTFLAGS="--remap-path-prefix=$root=/ente --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo -C link-arg=-zstack-size=65536" \
         cargo build --locked --release --target wasm32-wasip2 --manifest-path guests/Cargo.toml
     mkdir -p target/guests
     for wasm in guests/target/wasm32-wasip2/release/*.wasm; do
@@ -61,7 +63,7 @@ guests: setup
         fi
     done < guests/components.lock
     if [ -s "$tools_repin" ]; then
-        echo "re-pinned cards to this build of: $(tr '\n' ' ' < "$tools_repin")(a different rustc or dependency gives different bytes)"
+        echo "re-pinned the cards to this build of: $(tr '\n' ' ' < "$tools_repin")(its bytes differ from the pinned build)"
     fi
     rm -f "$tools_repin"
 

@@ -140,8 +140,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         },
     );
-    drop((keep_e, keep_r));
     table.push(("instantiate_to_ready", e, r));
+    // The same without `lifecycle.start`: what the store and the linking cost.
+    let (e, r) = compare(
+        || {
+            keep_e.push(
+                runtime
+                    .instantiate(&echo_bp, id.clone(), ports.clone(), &inc)
+                    .expect("instantiate"),
+            );
+            if keep_e.len() == BATCH {
+                keep_e.clear();
+            }
+        },
+        || {
+            keep_r.push(raw::instantiate(&engine, &raw_echo).expect("raw instantiate"));
+            if keep_r.len() == BATCH {
+                keep_r.clear();
+            }
+        },
+    );
+    drop((keep_e, keep_r));
+    table.push(("instantiate_only", e, r));
 
     // 2. guest -> host -> guest through the bus, lease cached.
     let bus: Arc<Bus<EnteBody>> = Arc::new(Bus::new(BusConfig::default()));

@@ -75,6 +75,8 @@ pub fn prepare(engine: &Engine, component: &Component) -> wasmtime::Result<Insta
 /// A raw instance with its handler.
 pub fn instantiate(engine: &Engine, pre: &InstancePre<RawState>) -> wasmtime::Result<Peer> {
     let mut store = Store::new(engine, RawState::new());
+    // The shared engine interrupts on epochs; a raw store must set a deadline.
+    store.set_epoch_deadline(u64::MAX / 2);
     let instance = pre.instantiate(&mut store)?;
     let handler = handler::GuestIndices::new(pre)?.load(&mut store, &instance)?;
     Ok(Peer { store, handler })

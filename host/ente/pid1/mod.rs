@@ -65,10 +65,6 @@ fn run(t_init: u64) -> Finish {
     for e in surface::mount_all() {
         say!("{e}");
     }
-    match surface::enable_controllers(Path::new("/sys/fs/cgroup")) {
-        Ok(c) => say!("cgroup2 controllers enabled: {}", c.join(" ")),
-        Err(e) => say!("{e}"),
-    }
     for result in [surface::become_subreaper(), surface::cad_as_signal()] {
         if let Err(e) = result {
             say!("{e}");
@@ -134,7 +130,7 @@ async fn serve(t_init: u64) -> Finish {
     let host = match up::boot(
         Path::new(HOME),
         &seed,
-        Status::new(false),
+        Status::new(false).with_clock(monotonic_ms),
         ente_runtime::Profile::Portable,
     ) {
         Ok(host) => host,
@@ -151,6 +147,12 @@ async fn serve(t_init: u64) -> Finish {
         t_ready.saturating_sub(t_init)
     );
 
+    host.refresh();
+    // Wasm Entes need no cgroup; the controllers are for native bodies later.
+    match surface::enable_controllers(Path::new("/sys/fs/cgroup")) {
+        Ok(c) => say!("cgroup2 controllers enabled: {}", c.join(" ")),
+        Err(e) => say!("{e}"),
+    }
     devices.coldplug();
     // Both are watched from now on: a press after this point is kept by
     // evdev for this open file and handled once the loop runs.

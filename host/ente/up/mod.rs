@@ -73,6 +73,7 @@ pub fn run(home: &Path, seed: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        host.refresh();
         watch(&host, stop).await;
         shutdown(&host);
         ExitCode::SUCCESS
@@ -118,7 +119,9 @@ pub fn boot(
     // The mediator first: every other start may already call the bus.
     order.sort_by_key(|&n| !graph.nodes[n].card.provides.contains(&mediator_endpoint()));
 
+    status.note("graph checked");
     let runtime = Runtime::open_with(home, profile).map_err(|e| e.to_string())?;
+    status.note("runtime open");
     let bus: Arc<Bus<EnteBody>> = Arc::new(Bus::new(BusConfig::default()));
     let status = Arc::new(status);
     let snapshot = Arc::new(GraphSnapshot {
@@ -163,7 +166,6 @@ pub fn boot(
             }
         }
     }
-    host.status.draw();
     Ok(host)
 }
 

@@ -47,6 +47,8 @@ pub struct Status {
     rows: Mutex<Vec<Row>>,
     tty: bool,
     last: Mutex<String>,
+    /// Stamps state changes with this clock (PID 1: monotonic ms since boot).
+    clock: Option<fn() -> u64>,
 }
 
 impl Status {
@@ -57,7 +59,21 @@ impl Status {
             rows: Mutex::new(Vec::new()),
             tty,
             last: Mutex::new(String::new()),
+            clock: None,
         }
+    }
+
+    /// A line about the host itself, stamped when a clock is set.
+    pub fn note(&self, text: &str) {
+        if let Some(now) = self.clock {
+            println!("ente: {text} (at {} ms)", now());
+        }
+    }
+
+    /// State changes printed with the time `clock` gives.
+    pub fn with_clock(mut self, clock: fn() -> u64) -> Status {
+        self.clock = Some(clock);
+        self
     }
 
     fn rows(&self) -> std::sync::MutexGuard<'_, Vec<Row>> {
@@ -78,7 +94,10 @@ impl Status {
     pub fn set(&self, id: &str, state: State) {
         if let Some(row) = self.rows().iter_mut().find(|r| r.id == id) {
             if !self.tty && row.state != state {
-                println!("{}: {state}", row.label);
+                match self.clock {
+                    Some(now) => println!("{}: {state} (at {} ms)", row.label, now()),
+                    None => println!("{}: {state}", row.label),
+                }
             }
             row.state = state;
         }
