@@ -21,6 +21,8 @@ pub struct Devices {
     power_button: Option<PathBuf>,
     /// Uevents seen, for the record.
     pub seen: u64,
+    /// Kernel uevents not yet handed to the graph.
+    published: Vec<Uevent>,
 }
 
 impl Devices {
@@ -49,6 +51,7 @@ impl Devices {
             modules,
             power_button: None,
             seen: 0,
+            published: Vec::new(),
         }
     }
 
@@ -115,8 +118,14 @@ impl Devices {
         }
     }
 
+    /// The uevents seen since the last call, for the graph's device holders.
+    pub fn take_published(&mut self) -> Vec<Uevent> {
+        std::mem::take(&mut self.published)
+    }
+
     fn on_uevent(&mut self, e: &Uevent) {
         self.seen += 1;
+        self.published.push(e.clone());
         if e.action != "add" {
             return;
         }

@@ -163,6 +163,9 @@ async fn serve(t_init: u64) -> Finish {
         monotonic_ms(),
         devices.seen
     );
+    for e in devices.take_published() {
+        host.deliver_uevent(&e);
+    }
 
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let how = loop {
@@ -184,6 +187,9 @@ async fn serve(t_init: u64) -> Finish {
             } => {
                 if let (Ok(()), Some(fd)) = (readable, &uevents) {
                     devices.drain(fd.get_ref());
+                    for e in devices.take_published() {
+                        host.deliver_uevent(&e);
+                    }
                     if power.is_none() {
                         power = devices.take_power_button().and_then(watch);
                     }

@@ -190,3 +190,16 @@ fn cap_to_wit(c: &Capability) -> bindings::Capability {
 pub fn weak<T>(a: &Arc<T>) -> Weak<T> {
     Arc::downgrade(a)
 }
+
+/// A kernel uevent as `ente:core/devices` carries it.
+pub fn uevent_to_wit(e: &ente_kernel::uevent::Uevent) -> bindings::Uevent {
+    bindings::Uevent {
+        action: e.action.clone(),
+        devpath: e.devpath.clone(),
+        subsystem: e.subsystem.clone(),
+        devname: e.devname.clone(),
+        seqnum: e.seqnum,
+        modalias: e.modalias.clone(),
+        env: e.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}

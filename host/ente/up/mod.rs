@@ -37,6 +37,8 @@ pub struct Host {
     status: Arc<Status>,
     /// Wasm Entes in start order.
     started: Vec<(Ulid, String)>,
+    /// What each started Ente requires: who receives which device events.
+    requires: Vec<(Ulid, Vec<Capability>)>,
 }
 
 pub fn run(home: &Path, seed: &Path) -> ExitCode {
@@ -144,6 +146,7 @@ pub fn boot(
         bus,
         status,
         started: Vec::new(),
+        requires: Vec::new(),
     };
     for &n in &order {
         let card = graph.nodes[n].card;
@@ -156,6 +159,7 @@ pub fn boot(
         match start(&host, card, grants, &snapshot) {
             Ok(Some(state)) => {
                 host.started.push((card.id, card.label.clone()));
+                host.requires.push((card.id, card.requires.clone()));
                 host.status.set(&card.id.to_string(), state);
             }
             Ok(None) => host.status.set(&card.id.to_string(), State::Grouping),
@@ -306,6 +310,39 @@ impl Host {
     pub fn purge_leases(&self) -> usize {
         self.bus.purge_expired()
     }
+
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Hand a kernel uevent to every Ente that holds Device{class} for its
+    /// subsystem or KernelNetlink{Uevent}; returns how many received it. An
+    /// Ente that fails on it is reported, and the others still receive it.
+    pub fn deliver_uevent(&self, event: &ente_kernel::uevent::Uevent) -> usize {
+        let class = event.subsystem.as_deref().and_then(device_class);
+        let wit = glue::uevent_to_wit(event);
+        let mut delivered = 0;
+        for (id, requires) in &self.requires {
+            let wanted = requires.iter().any(|c| match c {
+                Capability::KernelNetlink { netlink_family } => {
+                    *netlink_family == ente_card::NetlinkFamily::Uevent
+                }
+                Capability::Device { device_class } => Some(*device_class) == class,
+                _ => false,
+            });
+            if !wanted {
+                continue;
+            }
+            match self.bus.enter(*id, |b| b.0.on_uevent(&wit)) {
+                Ok(Ok(())) => delivered += 1,
+                Ok(Err(fault)) => self
+                    .status
+                    .set(&id.to_string(), State::Failed(fault.to_string())),
+                Err(_) => {}
+            }
+        }
+        delivered
+    }
 }
 
 /// Stop every Ente in reverse start order: `lifecycle.stop`, then off the bus.
@@ -325,4 +362,18 @@ pub fn shutdown(host: &Host) {
         }
         println!("stopped `{label}`");
     }
+}
+
+/// The device class of a kernel subsystem, as cards name it.
+pub fn device_class(subsystem: &str) -> Option<ente_card::DeviceClass> {
+    use ente_card::DeviceClass as D;
+    Some(match subsystem {
+        "block" => D::Block,
+        "tty" => D::Tty,
+        "input" => D::Input,
+        "drm" => D::Drm,
+        "net" => D::Net,
+        "hidraw" => D::Hidraw,
+        _ => return None,
+    })
 }

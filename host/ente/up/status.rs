@@ -110,6 +110,15 @@ impl Status {
         }
     }
 
+    /// The latest journal lines of the Ente labelled `label`.
+    pub fn journal_of(&self, label: &str) -> Vec<String> {
+        self.rows()
+            .iter()
+            .filter(|r| r.label == label)
+            .flat_map(|r| r.lines.iter().cloned())
+            .collect()
+    }
+
     /// Draw the table: redrawn in place on a terminal, printed when it
     /// changed otherwise.
     pub fn draw(&self) {

@@ -222,6 +222,8 @@ fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<A
     run.wait_for("module virtio_blk loaded")?;
     run.wait_for("block device /dev/vda present")?;
     let ready = run.wait_for("ente: graph ready")?;
+    // The block device's uevent reached the Ente that holds Device{Block}.
+    run.wait_for("[storage-watch] info: block device vda: add")?;
     run.wait_for("ente: power key watched")?;
     boot::monitor(sock, "system_powerdown")?;
     let pressed = run.wait_for("power key pressed")?;

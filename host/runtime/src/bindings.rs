@@ -6,6 +6,7 @@ wasmtime::component::bindgen!({
     world: "ente:core/host-view",
 });
 
+pub use ente::core::devices::Uevent;
 pub use ente::core::journal::Level;
 pub use ente::core::types::{BusError, Capability, DeviceClass, Endpoint, NetlinkFamily};
 pub use exports::ente::core::mediator::{Decision, Grant};

@@ -18,6 +18,8 @@ pub struct Grants {
     pub filesystem: bool,
     /// `ente:core/graph-view`, for the Ente that serves as mediator.
     pub graph_view: bool,
+    /// `ente:core/devices`, for Device{class} or KernelNetlink{Uevent}.
+    pub devices: bool,
 }
 
 impl Grants {
@@ -30,11 +32,15 @@ impl Grants {
                 Capability::Endpoint { .. } => g.bus = true,
                 Capability::Spawn => g.graph = true,
                 Capability::FilesystemRoot => g.filesystem = true,
-                // Devices, netlink and logind have no interface yet: a
-                // component cannot import what does not exist.
                 Capability::Device { .. }
-                | Capability::KernelNetlink { .. }
-                | Capability::LegacyLogind => {}
+                | Capability::KernelNetlink {
+                    netlink_family: ente_card::NetlinkFamily::Uevent,
+                } => {
+                    g.devices = true;
+                }
+                // Other netlink families and logind have no interface yet:
+                // a component cannot import what does not exist.
+                Capability::KernelNetlink { .. } | Capability::LegacyLogind => {}
             }
         }
         g
@@ -53,6 +59,7 @@ impl Grants {
             || (self.bus && name == "ente:core/bus")
             || (self.graph && name == "ente:core/graph")
             || (self.graph_view && name == "ente:core/graph-view")
+            || (self.devices && name == "ente:core/devices")
             || (self.filesystem && FILESYSTEM.contains(&name))
     }
 }
@@ -90,6 +97,7 @@ pub fn granted_by(name: &str) -> &'static str {
         "ente:core/bus" => "an Endpoint capability in requires",
         "ente:core/graph" => "the Spawn capability",
         "ente:core/graph-view" => "the mediator role (only the graph's mediator sees the graph)",
+        "ente:core/devices" => "a Device or KernelNetlink{Uevent} capability",
         n if FILESYSTEM.contains(&n) => "the FilesystemRoot capability",
         n if n.starts_with("wasi:sockets/") => "no capability: ente grants no sockets",
         n if n.starts_with("wasi:http/") => "no capability: ente grants no http",

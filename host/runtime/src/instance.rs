@@ -2,8 +2,8 @@
 //! deadline; a trap or a missed deadline leaves the instance failed, and
 //! every later call says so instead of re-entering it.
 
-use crate::bindings::exports::ente::core::{handler, lifecycle, mediator};
-use crate::bindings::{Decision, Endpoint};
+use crate::bindings::exports::ente::core::{device_events, handler, lifecycle, mediator};
+use crate::bindings::{Decision, Endpoint, Uevent};
 use crate::runtime::EPOCH_TICK;
 use crate::state::EnteState;
 use std::time::Duration;
@@ -31,6 +31,7 @@ pub struct Instance {
     lifecycle: Option<lifecycle::Guest>,
     handler: Option<handler::Guest>,
     mediator: Option<mediator::Guest>,
+    device_events: Option<device_events::Guest>,
     failed: bool,
     deadline: Duration,
 }
@@ -49,12 +50,14 @@ impl Instance {
         lifecycle: Option<lifecycle::Guest>,
         handler: Option<handler::Guest>,
         mediator: Option<mediator::Guest>,
+        device_events: Option<device_events::Guest>,
     ) -> Instance {
         Instance {
             store,
             lifecycle,
             handler,
             mediator,
+            device_events,
             failed: false,
             deadline: DEFAULT_DEADLINE,
         }
@@ -162,5 +165,22 @@ impl Instance {
         };
         let caller = caller.to_owned();
         self.guard("mediator.decide", |s| guest.call_decide(s, &caller, target))
+    }
+}
+
+impl Instance {
+    /// Whether the Ente exports `ente:core/device-events`.
+    pub fn watches_devices(&self) -> bool {
+        self.device_events.is_some()
+    }
+
+    /// `device-events.on-uevent`; an Ente that does not export it ignores events.
+    pub fn on_uevent(&mut self, event: &Uevent) -> Result<(), CallError> {
+        match self.device_events.clone() {
+            Some(guest) => self.guard("device-events.on-uevent", |s| {
+                guest.call_on_uevent(s, event)
+            }),
+            None => Ok(()),
+        }
     }
 }

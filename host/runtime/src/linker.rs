@@ -1,7 +1,7 @@
 //! One linker per set of grants: the WASI baseline plus exactly the granted
 //! interfaces. Nothing else is defined, so nothing else can be imported.
 
-use crate::bindings::ente::core::{bus, graph, graph_view, journal, types};
+use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, types};
 use crate::grants::Grants;
 use crate::state::EnteState;
 use wasmtime::Engine;
@@ -61,6 +61,9 @@ pub fn build(engine: &Engine, grants: &Grants) -> wasmtime::Result<Linker<EnteSt
     }
     if grants.graph_view {
         graph_view::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
+    }
+    if grants.devices {
+        devices::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
     }
     if grants.filesystem {
         wasi::filesystem::types::add_to_linker::<EnteState, WasiFilesystem>(

@@ -1,7 +1,7 @@
 //! The runtime: one engine, the store and cache, a linker per grant set, and
 //! the epoch ticker that lets a deadline stop a guest.
 
-use crate::bindings::exports::ente::core::{handler, lifecycle, mediator};
+use crate::bindings::exports::ente::core::{device_events, handler, lifecycle, mediator};
 use crate::bindings::{Endpoint, Level};
 use crate::cache::{CacheError, PrecompileCache};
 use crate::cas::Cas;
@@ -54,6 +54,7 @@ pub struct Blueprint {
     lifecycle: Option<lifecycle::GuestIndices>,
     handler: Option<handler::GuestIndices>,
     mediator: Option<mediator::GuestIndices>,
+    device_events: Option<device_events::GuestIndices>,
 }
 
 impl std::fmt::Debug for Blueprint {
@@ -211,6 +212,7 @@ impl Runtime {
             lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
             handler: handler::GuestIndices::new(&pre).ok(),
             mediator: mediator::GuestIndices::new(&pre).ok(),
+            device_events: device_events::GuestIndices::new(&pre).ok(),
             pre,
         })
     }
@@ -280,7 +282,20 @@ impl Runtime {
             ),
             None => None,
         };
-        Ok(Instance::new(store, lifecycle, handler, mediator))
+        let device_events = match &blueprint.device_events {
+            Some(i) => Some(
+                i.load(&mut store, &instance)
+                    .map_err(|e| wt("device-events export", e))?,
+            ),
+            None => None,
+        };
+        Ok(Instance::new(
+            store,
+            lifecycle,
+            handler,
+            mediator,
+            device_events,
+        ))
     }
 }
 

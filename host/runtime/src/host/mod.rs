@@ -4,11 +4,13 @@ mod journal_stream;
 
 pub(crate) use journal_stream::JournalStream;
 
-use crate::bindings::ente::core::{bus, graph, graph_view, journal, types};
+use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, types};
 use crate::bindings::{BusError, Capability, Endpoint, Level};
 use crate::state::EnteState;
 
 impl types::Host for EnteState {}
+
+impl devices::Host for EnteState {}
 
 impl journal::Host for EnteState {
     fn log(&mut self, level: Level, message: String) {
