@@ -6,7 +6,7 @@ use ente_bus::{Body, Bus, BusConfig, BusError, Decision, Mediator};
 use ente_card::Endpoint;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Barrier, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use ulid::Ulid;
 
 fn ep(n: u8) -> Endpoint {
@@ -168,18 +168,17 @@ fn a_long_call_does_not_stall_uninvolved_entes() {
     let b = bus.clone();
     let long = std::thread::spawn(move || b.invoke(Ulid::new(), &ep(0), b"long"));
     entered.wait();
-    let started = Instant::now();
+    // The long call holds its provider until released below: had these
+    // calls waited for it, this loop would never end.
     for _ in 0..1000 {
         assert_eq!(
             bus.invoke(Ulid::new(), &ep(1), b"quick"),
             Ok(b"quick".to_vec())
         );
     }
-    let took = started.elapsed();
+    assert!(!long.is_finished(), "the long call is still in progress");
     release_tx.send(()).expect("release");
     assert_eq!(long.join().expect("join"), Ok(b"long".to_vec()));
-    // Generous bound: the point is that these did not wait for the long call.
-    assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
 #[test]

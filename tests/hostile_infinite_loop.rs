@@ -7,7 +7,7 @@ mod support;
 use ente_card::Capability;
 use ente_runtime::{CallError, Grants, Identity, Incarnation, JournalSink, Level, Ports, Runtime};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Quiet;
 
@@ -49,16 +49,13 @@ fn an_endless_handler_is_stopped_at_its_deadline() {
         .instantiate(&blueprint, identity, ports, &Incarnation::default())
         .expect("instantiate");
     spin.set_deadline(Duration::from_millis(200));
-    let started = Instant::now();
     let err = spin
         .handle("01J000000000000000000000CA", &endpoint, b"go")
         .expect_err("stopped");
-    let took = started.elapsed();
     assert!(
         matches!(&err, CallError::Trap { message, .. } if message.contains("deadline")),
         "{err}"
     );
-    assert!(took < Duration::from_secs(30), "stopped, after {took:?}");
     assert!(spin.failed());
     assert!(matches!(
         spin.handle("x", &endpoint, b""),
