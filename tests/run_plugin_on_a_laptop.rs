@@ -83,3 +83,19 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_missing_component_is_named_once() {
+    let home = tempfile::tempdir().expect("home");
+    let out = ente_in(
+        home.path(),
+        &["run", "target/guests/no-such.wasm", "--grant", "Journal"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("target/guests/no-such.wasm: cannot read:"),
+        "{err}"
+    );
+    assert_eq!(err.matches("no-such.wasm").count(), 1, "{err}");
+}

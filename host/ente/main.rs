@@ -103,7 +103,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("ente cas add: {}: {e}", file.display());
+                eprintln!("ente cas add: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -114,7 +114,7 @@ fn run_inner(
     let digest = runtime
         .cas()
         .add_file(component)
-        .map_err(|e| format!("{}: {e}", component.display()))?;
+        .map_err(|e| e.to_string())?;
     let loaded = runtime.load(&digest).map_err(|e| e.to_string())?;
     let provides: Vec<ente_runtime::Endpoint> = invoke
         .iter()

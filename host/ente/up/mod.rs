@@ -36,9 +36,16 @@ pub struct Host {
     bus: Arc<Bus<EnteBody>>,
     status: Arc<Status>,
     /// Wasm Entes in start order.
-    started: Vec<(Ulid, String)>,
-    /// What each started Ente requires: who receives which device events.
-    requires: Vec<(Ulid, Vec<Capability>)>,
+    started: Vec<Started>,
+}
+
+/// An Ente with a body, as the host remembers it.
+#[derive(Debug)]
+struct Started {
+    id: Ulid,
+    label: String,
+    /// What its card requires: which device events it receives.
+    requires: Vec<Capability>,
 }
 
 pub fn run(home: &Path, seed: &Path) -> ExitCode {
@@ -146,7 +153,6 @@ pub fn boot(
         bus,
         status,
         started: Vec::new(),
-        requires: Vec::new(),
     };
     for &n in &order {
         let card = graph.nodes[n].card;
@@ -158,8 +164,11 @@ pub fn boot(
             Grants::from_capabilities(card.requires.iter().filter(|c| graph.route(n, c).is_ok()));
         match start(&host, card, grants, &snapshot) {
             Ok(Some(state)) => {
-                host.started.push((card.id, card.label.clone()));
-                host.requires.push((card.id, card.requires.clone()));
+                host.started.push(Started {
+                    id: card.id,
+                    label: card.label.clone(),
+                    requires: card.requires.clone(),
+                });
                 host.status.set(&card.id.to_string(), state);
             }
             Ok(None) => host.status.set(&card.id.to_string(), State::Grouping),
@@ -287,7 +296,7 @@ impl Host {
         let live = self
             .started
             .iter()
-            .filter(|(id, _)| self.bus.slot(*id).is_some_and(|s| s.is_live()))
+            .filter(|e| self.bus.slot(e.id).is_some_and(|s| s.is_live()))
             .count();
         (live, self.started.len())
     }
@@ -322,7 +331,7 @@ impl Host {
         let class = event.subsystem.as_deref().and_then(device_class);
         let wit = glue::uevent_to_wit(event);
         let mut delivered = 0;
-        for (id, requires) in &self.requires {
+        for Started { id, requires, .. } in &self.started {
             let wanted = requires.iter().any(|c| match c {
                 Capability::KernelNetlink { netlink_family } => {
                     *netlink_family == ente_card::NetlinkFamily::Uevent
@@ -351,7 +360,7 @@ pub fn shutdown(host: &Host) {
         "stopping {} Ente(s) in reverse start order",
         host.started.len()
     );
-    for (id, label) in host.started.iter().rev() {
+    for Started { id, label, .. } in host.started.iter().rev() {
         let stopped = host.bus.enter(*id, |b| b.0.stop());
         host.bus.remove(*id);
         match stopped {

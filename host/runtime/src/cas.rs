@@ -18,6 +18,11 @@ pub enum CasError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("component {digest} is not in the store {dir} (add it with `ente cas add FILE`)")]
     Missing { digest: Digest, dir: PathBuf },
     #[error(
@@ -124,8 +129,8 @@ impl Cas {
 
 fn read_capped(path: &Path) -> Result<Vec<u8>, CasError> {
     use std::io::Read;
-    let io = |source| CasError::Io {
-        dir: path.to_owned(),
+    let io = |source| CasError::Read {
+        file: path.to_owned(),
         source,
     };
     let f = std::fs::File::open(path).map_err(io)?;

@@ -261,34 +261,30 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .map_err(|e| wt("instantiate", e))?;
-        let lifecycle = match &blueprint.lifecycle {
-            Some(i) => Some(
-                i.load(&mut store, &instance)
-                    .map_err(|e| wt("lifecycle export", e))?,
-            ),
-            None => None,
-        };
-        let handler = match &blueprint.handler {
-            Some(i) => Some(
-                i.load(&mut store, &instance)
-                    .map_err(|e| wt("handler export", e))?,
-            ),
-            None => None,
-        };
-        let mediator = match &blueprint.mediator {
-            Some(i) => Some(
-                i.load(&mut store, &instance)
-                    .map_err(|e| wt("mediator export", e))?,
-            ),
-            None => None,
-        };
-        let device_events = match &blueprint.device_events {
-            Some(i) => Some(
-                i.load(&mut store, &instance)
-                    .map_err(|e| wt("device-events export", e))?,
-            ),
-            None => None,
-        };
+        let lifecycle = blueprint
+            .lifecycle
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance));
+        let lifecycle = lifecycle
+            .transpose()
+            .map_err(|e| wt("lifecycle export", e))?;
+        let handler = blueprint
+            .handler
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance));
+        let handler = handler.transpose().map_err(|e| wt("handler export", e))?;
+        let mediator = blueprint
+            .mediator
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance));
+        let mediator = mediator.transpose().map_err(|e| wt("mediator export", e))?;
+        let device_events = blueprint
+            .device_events
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance));
+        let device_events = device_events
+            .transpose()
+            .map_err(|e| wt("device-events export", e))?;
         Ok(Instance::new(
             store,
             lifecycle,
