@@ -115,7 +115,8 @@ image: appliance-deps guests
     # block boot (host/ente/pid1/entropy.rs).
     export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS='--cfg getrandom_backend="custom"'
 
-    cargo build --locked --release --target $musl --bin ente
+    # No compiler in /init: the appliance loads only what is precompiled here.
+    cargo build --locked --release --target $musl --bin ente --no-default-features
     cargo build --locked --release --target $musl -p ente-image --bin bare-init
     cargo build --locked -p ente-image --bin ente-image
     tool=target/debug/ente-image
@@ -126,12 +127,12 @@ image: appliance-deps guests
     cp cards/appliance.json "$stage/cards/appliance.json"
     cp cards/invalid/label-empty.json "$stage/cards/invalid.json"
     # The components the appliance pins, stored and precompiled for the
-    # portable engine the appliance runs (by the same static binary).
+    # portable engine the appliance runs, by this checkout's compiling build.
     digests=$(grep -o '"module_blake3": "[0-9a-f]*"' cards/appliance.json | grep -o '[0-9a-f]\{64\}' | sort -u)
     for wasm in target/guests/*.wasm; do
-        ENTE_HOME="$stage/var/lib/ente" "$stage/init" cas add "$wasm" > /dev/null
+        ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas add "$wasm" > /dev/null
     done
-    ENTE_ENGINE=portable ENTE_HOME="$stage/var/lib/ente" "$stage/init" cas compile $digests > /dev/null
+    ENTE_ENGINE=portable ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas compile $digests > /dev/null
     $tool modules "/lib/modules/$release" "$stage" button evdev virtio_mmio virtio_blk
     $tool cpio "$stage" $out/initramfs.cpio
     cp target/$musl/release/bare-init "$bare/init"
@@ -163,3 +164,4 @@ boot-check: image
 lint:
     cargo fmt --all -- --check
     cargo clippy --locked --workspace --all-targets -- -D warnings
+    cargo clippy --locked -p ente --no-default-features --lib --bins -- -D warnings

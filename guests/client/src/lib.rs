@@ -2,20 +2,37 @@
 //! its environment); calls it with `GREETING` when started and journals the
 //! reply, and relays any call it serves to it (so a bench or a test can
 //! drive a full guest -> host -> guest chain through it).
+//!
+//! `no_std` (see ente-guest): besides what its card grants, its component
+//! imports only `wasi:cli/environment`, for its card's envp.
 
-wit_bindgen::generate!({ path: "../../wit", world: "ente:core/provider" });
+#![no_std]
+
+extern crate alloc;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use ente_guest as _;
+
+wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:client/client", generate_all });
 
 use ente::core::bus;
 use ente::core::journal::{self, Level};
 use exports::ente::core::handler::{Endpoint, EnteId, Guest as Handler};
 use exports::ente::core::lifecycle::Guest as Lifecycle;
+use wasi::cli::environment;
+
+/// The value of the environment variable `name`, if set.
+fn var(name: &str) -> Option<String> {
+    environment::get_environment().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
 
 /// The target: `TARGET` from the environment, else echo ("echo-endpoint-v1"
 /// as hex, version 1).
 fn echo() -> Endpoint {
-    let target = std::env::var("TARGET").ok();
+    let target = var("TARGET");
     let parsed = target.as_deref().and_then(|t| t.split_once('@')).and_then(|(i, v)| {
-        Some(Endpoint { interface: i.to_owned(), version: v.parse().ok()? })
+        Some(Endpoint { interface: i.to_string(), version: v.parse().ok()? })
     });
     parsed.unwrap_or_else(|| Endpoint { interface: "6563686f2d656e64706f696e742d7631".into(), version: 1 })
 }
@@ -24,7 +41,7 @@ struct Client;
 
 impl Lifecycle for Client {
     fn start() -> Result<(), String> {
-        let greeting = std::env::var("GREETING").unwrap_or_else(|_| "hello".into());
+        let greeting = var("GREETING").unwrap_or_else(|| "hello".into());
         match bus::invoke(&echo(), greeting.as_bytes()) {
             Ok(reply) => {
                 journal::log(Level::Info, &format!("reply: {}", String::from_utf8_lossy(&reply)));

@@ -1,5 +1,12 @@
 //! `echo`: provides the echo endpoint; replies with the request body.
 
+#![no_std]
+
+extern crate alloc;
+use ente_guest as _;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/provider" });
 
 use ente::core::journal::{self, Level};

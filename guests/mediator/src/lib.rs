@@ -4,6 +4,12 @@
 //! Ente provides it; the lease goes to the first provider in start order and
 //! lasts 60 s unless renewed by use. Every refusal says why.
 
+#![no_std]
+
+extern crate alloc;
+use ente_guest as _;
+use alloc::format;
+
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/mediator-world" });
 
 use ente::core::graph_view;

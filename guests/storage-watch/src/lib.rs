@@ -1,6 +1,13 @@
 //! `storage-watch`: holds Device{Block}; journals every block device the
 //! kernel adds or removes.
 
+#![no_std]
+
+extern crate alloc;
+use ente_guest as _;
+use alloc::format;
+use alloc::string::String;
+
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/device-watcher" });
 
 use ente::core::journal::{self, Level};

@@ -15,9 +15,17 @@ use std::path::{Path, PathBuf};
 const COLDPLUG_ROUNDS: usize = 8;
 
 #[derive(Debug)]
+enum Index {
+    Unread,
+    Read(ModuleIndex),
+    /// Said once on the console; no module is loaded.
+    Absent,
+}
+
+#[derive(Debug)]
 pub struct Devices {
     socket: Option<UeventSocket>,
-    modules: Option<ModuleIndex>,
+    modules: Index,
     power_button: Option<PathBuf>,
     /// Uevents seen, for the record.
     pub seen: u64,
@@ -26,7 +34,8 @@ pub struct Devices {
 }
 
 impl Devices {
-    /// Open the uevent socket first (so nothing is missed), then the index.
+    /// Open the uevent socket, so that no device is missed from here on. The
+    /// module index is read when the first module is wanted, after boot.
     pub fn start() -> Devices {
         let socket = match UeventSocket::open() {
             Ok(s) => Some(s),
@@ -35,23 +44,33 @@ impl Devices {
                 None
             }
         };
-        let release = nix::sys::utsname::uname()
-            .map(|u| u.release().to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let dir = Path::new("/lib/modules").join(&release);
-        let modules = match ModuleIndex::open(&dir) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                say!("no module index for kernel {release}: {e}");
-                None
-            }
-        };
         Devices {
             socket,
-            modules,
+            modules: Index::Unread,
             power_button: None,
             seen: 0,
             published: Vec::new(),
+        }
+    }
+
+    /// The module index of the running kernel, read on first use.
+    fn index(&mut self) -> Option<&mut ModuleIndex> {
+        if let Index::Unread = self.modules {
+            let release = nix::sys::utsname::uname()
+                .map(|u| u.release().to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let dir = Path::new("/lib/modules").join(&release);
+            self.modules = match ModuleIndex::open(&dir) {
+                Ok(m) => Index::Read(m),
+                Err(e) => {
+                    say!("no module index for kernel {release}: {e}");
+                    Index::Absent
+                }
+            };
+        }
+        match &mut self.modules {
+            Index::Read(m) => Some(m),
+            Index::Unread | Index::Absent => None,
         }
     }
 
@@ -75,7 +94,7 @@ impl Devices {
     }
 
     fn load_for(&mut self, alias: &str) {
-        let Some(index) = self.modules.as_mut() else {
+        let Some(index) = self.index() else {
             return;
         };
         for (module, result) in index.load_for(alias) {

@@ -6,6 +6,7 @@
 
 mod devices;
 mod entropy;
+mod signals;
 
 use crate::up::{self, Status};
 use devices::Devices;
@@ -33,11 +34,18 @@ pub(crate) use say;
 /// PID 1's entry point. Does not return.
 pub fn main() -> ! {
     let t_init = monotonic_ms();
+    // Before anything else: a signal sent while the graph starts stays
+    // pending until the event loop watches it (to PID 1, a signal with the
+    // default action would otherwise be discarded, not delivered).
+    let held = signals::hold();
     std::panic::set_hook(Box::new(|info| {
         // Recorded and survived: the task that panicked is gone, PID 1 is not.
         say!("panic (survived): {info}");
     }));
     say!("PID 1 up at {t_init} ms (monotonic)");
+    if let Err(e) = &held {
+        say!("cannot hold signals during boot: {e}");
+    }
     let how = match std::panic::catch_unwind(|| run(t_init)) {
         Ok(how) => how,
         Err(_) => {
@@ -61,8 +69,14 @@ fn seed_path() -> PathBuf {
 }
 
 /// Everything between the surface and the end; returns how to end.
+///
+/// The critical path to a ready graph holds only what the graph needs: /proc,
+/// /sys and /dev, the uevent socket (so that no device is missed), the seed
+/// card and the runtime. The event loop, the rest of the surface, the module
+/// index, cgroup controllers and coldplug follow; signals and uevents wait
+/// for them in the kernel.
 fn run(t_init: u64) -> Finish {
-    for e in surface::mount_all() {
+    for e in surface::mount_all(surface::Phase::Boot) {
         say!("{e}");
     }
     for result in [surface::become_subreaper(), surface::cad_as_signal()] {
@@ -70,20 +84,65 @@ fn run(t_init: u64) -> Finish {
             say!("{e}");
         }
     }
+    let devices = Devices::start();
+
+    let seed = seed_path();
+    let card = match ente_card::load(&seed) {
+        Ok(card) => card,
+        Err(e) => {
+            say!("the seed card cannot load, so nothing can start:\n{e}");
+            say!("powering off");
+            return Finish::PowerOff;
+        }
+    };
+    if let Err(e) = surface::set_hostname(&card.label) {
+        say!("{e}");
+    }
+    let host = match up::boot_card(
+        Path::new(HOME),
+        &seed,
+        &card,
+        Status::new(false).with_clock(monotonic_ms),
+        ente_runtime::Profile::Portable,
+    ) {
+        Ok(host) => host,
+        Err(message) => {
+            say!("the graph cannot start:\n{message}");
+            say!("powering off");
+            return Finish::PowerOff;
+        }
+    };
+    let (ready, total) = host.readiness();
+    let t_ready = monotonic_ms();
+    say!(
+        "graph ready: {ready} of {total} Entes in {} ms since /init",
+        t_ready.saturating_sub(t_init)
+    );
+
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            say!("cannot start the event loop: {e}; powering off");
+            say!("cannot start the event loop: {e}; stopping the graph");
+            up::shutdown(&host);
             return Finish::PowerOff;
         }
     };
-    rt.block_on(serve(t_init))
+    let how = rt.block_on(serve(&host, devices));
+    let t_stop = monotonic_ms();
+    say!("orderly shutdown ({how:?}): stopping the graph");
+    up::shutdown(&host);
+    say!(
+        "graph stopped in {} ms; syncing",
+        monotonic_ms().saturating_sub(t_stop)
+    );
+    how
 }
 
-async fn serve(t_init: u64) -> Finish {
+/// The event loop: reap, hotplug, signals and the power key until the end.
+async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
     let signals = [
         (SignalKind::child(), "SIGCHLD"),
         (SignalKind::terminate(), "SIGTERM"),
@@ -108,46 +167,15 @@ async fn serve(t_init: u64) -> Finish {
         Ok(s) => s,
         Err(_) => return Finish::PowerOff,
     };
-
-    // The uevent socket opens first, so that no device is missed while the
-    // graph starts; the devices settle after it, as hotplug would deliver them.
-    let mut devices = Devices::start();
-
-    let seed = seed_path();
-    let label = ente_card::load(&seed).map(|c| c.label);
-    match &label {
-        Ok(label) => {
-            if let Err(e) = surface::set_hostname(label) {
-                say!("{e}");
-            }
-        }
-        Err(e) => {
-            say!("the seed card cannot load, so nothing can start:\n{e}");
-            say!("powering off");
-            return Finish::PowerOff;
-        }
+    // Watched now: what arrived during boot is delivered.
+    if let Err(e) = signals::release() {
+        say!("cannot release the signals held during boot: {e}");
     }
-    let host = match up::boot(
-        Path::new(HOME),
-        &seed,
-        Status::new(false).with_clock(monotonic_ms),
-        ente_runtime::Profile::Portable,
-    ) {
-        Ok(host) => host,
-        Err(message) => {
-            say!("the graph cannot start:\n{message}");
-            say!("powering off");
-            return Finish::PowerOff;
-        }
-    };
-    let (ready, total) = host.readiness();
-    let t_ready = monotonic_ms();
-    say!(
-        "graph ready: {ready} of {total} Entes in {} ms since /init",
-        t_ready.saturating_sub(t_init)
-    );
 
     host.refresh();
+    for e in surface::mount_all(surface::Phase::Settle) {
+        say!("{e}");
+    }
     // Wasm Entes need no cgroup; the controllers are for native bodies later.
     match surface::enable_controllers(Path::new("/sys/fs/cgroup")) {
         Ok(c) => say!("cgroup2 controllers enabled: {}", c.join(" ")),
@@ -168,7 +196,7 @@ async fn serve(t_init: u64) -> Finish {
     }
 
     let mut tick = tokio::time::interval(Duration::from_secs(5));
-    let how = loop {
+    loop {
         tokio::select! {
             _ = chld.recv() => {
                 for r in reaper::reap_all() {
@@ -211,15 +239,7 @@ async fn serve(t_init: u64) -> Finish {
                 host.purge_leases();
             }
         }
-    };
-    let t_stop = monotonic_ms();
-    say!("orderly shutdown ({how:?}): stopping the graph");
-    up::shutdown(&host);
-    say!(
-        "graph stopped in {} ms; syncing",
-        monotonic_ms().saturating_sub(t_stop)
-    );
-    how
+    }
 }
 
 /// Wait until the power button reports KEY_POWER; `false` if it went away.

@@ -105,8 +105,9 @@ impl Stop {
     }
 }
 
-/// Check the seed's graph and start every Ente in start order. An Ente that
-/// fails to start is reported in the status; it does not stop the others.
+/// Load the seed card, check its graph and start every Ente in start order.
+/// An Ente that fails to start is reported in the status; it does not stop
+/// the others.
 pub fn boot(
     home: &Path,
     seed: &Path,
@@ -114,7 +115,18 @@ pub fn boot(
     profile: ente_runtime::Profile,
 ) -> Result<Host, String> {
     let card = ente_card::load(seed).map_err(|e| e.to_string())?;
-    let graph = Graph::new(&card);
+    boot_card(home, seed, &card, status, profile)
+}
+
+/// [`boot`] with the seed card already loaded from `seed`.
+pub fn boot_card(
+    home: &Path,
+    seed: &Path,
+    card: &Card,
+    status: Status,
+    profile: ente_runtime::Profile,
+) -> Result<Host, String> {
+    let graph = Graph::new(card);
     let faults = graph.check();
     if !faults.is_empty() {
         let lines: Vec<String> = faults.iter().map(|f| format!("  {f}")).collect();

@@ -32,7 +32,20 @@ pub enum SurfaceError {
     },
 }
 
+/// When a filesystem of the surface is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Before the graph starts: /proc (the kernel command line), /sys and
+    /// /dev.
+    Boot,
+    /// Once the graph is ready: what only native bodies and later services
+    /// use (/dev/pts, /dev/shm, /run, /tmp, cgroup2). Every mount costs
+    /// boot time under emulation, and Wasm Entes touch none of these.
+    Settle,
+}
+
 struct Fs {
+    phase: Phase,
     target: &'static str,
     fstype: &'static str,
     flags: MsFlags,
@@ -42,50 +55,59 @@ struct Fs {
 const NOSUID_NODEV: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV);
 
 /// In mount order: /dev/pts and /dev/shm need /dev; cgroup2 needs /sys.
+/// Every [`Phase::Boot`] entry comes before the [`Phase::Settle`] ones.
 const SURFACE: &[Fs] = &[
     Fs {
+        phase: Phase::Boot,
         target: "/proc",
         fstype: "proc",
         flags: NOSUID_NODEV.union(MsFlags::MS_NOEXEC),
         data: "",
     },
     Fs {
+        phase: Phase::Boot,
         target: "/sys",
         fstype: "sysfs",
         flags: NOSUID_NODEV.union(MsFlags::MS_NOEXEC),
         data: "",
     },
     Fs {
+        phase: Phase::Boot,
         target: "/dev",
         fstype: "devtmpfs",
         flags: MsFlags::MS_NOSUID,
         data: "mode=0755",
     },
     Fs {
+        phase: Phase::Settle,
         target: "/dev/pts",
         fstype: "devpts",
         flags: MsFlags::MS_NOSUID.union(MsFlags::MS_NOEXEC),
         data: "gid=5,mode=0620,ptmxmode=0666",
     },
     Fs {
+        phase: Phase::Settle,
         target: "/dev/shm",
         fstype: "tmpfs",
         flags: NOSUID_NODEV,
         data: "mode=1777",
     },
     Fs {
+        phase: Phase::Settle,
         target: "/run",
         fstype: "tmpfs",
         flags: NOSUID_NODEV,
         data: "mode=0755",
     },
     Fs {
+        phase: Phase::Settle,
         target: "/tmp",
         fstype: "tmpfs",
         flags: NOSUID_NODEV,
         data: "mode=1777",
     },
     Fs {
+        phase: Phase::Settle,
         target: "/sys/fs/cgroup",
         fstype: "cgroup2",
         flags: NOSUID_NODEV.union(MsFlags::MS_NOEXEC),
@@ -93,11 +115,11 @@ const SURFACE: &[Fs] = &[
     },
 ];
 
-/// Mount every filesystem of the surface; an already mounted one is fine.
-/// Returns the failures; the rest is mounted regardless.
-pub fn mount_all() -> Vec<SurfaceError> {
+/// Mount the filesystems of the surface for `phase`; an already mounted one
+/// is fine. Returns the failures; the rest is mounted regardless.
+pub fn mount_all(phase: Phase) -> Vec<SurfaceError> {
     let mut errors = Vec::new();
-    for fs in SURFACE {
+    for fs in SURFACE.iter().filter(|fs| fs.phase == phase) {
         let target = Path::new(fs.target);
         if let Err(source) = std::fs::create_dir_all(target) {
             errors.push(SurfaceError::Mkdir {
@@ -162,4 +184,33 @@ pub fn cad_as_signal() -> Result<(), SurfaceError> {
         what: "reboot(CAD_OFF)",
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_mounts_come_first_and_settle_mounts_need_only_them() {
+        let first_settle = SURFACE.iter().position(|fs| fs.phase == Phase::Settle);
+        let last_boot = SURFACE.iter().rposition(|fs| fs.phase == Phase::Boot);
+        assert!(
+            last_boot < first_settle,
+            "every Boot mount precedes the Settle ones"
+        );
+        let boot: Vec<&str> = SURFACE
+            .iter()
+            .filter(|fs| fs.phase == Phase::Boot)
+            .map(|fs| fs.target)
+            .collect();
+        assert_eq!(boot, ["/proc", "/sys", "/dev"]);
+        for fs in SURFACE.iter().filter(|fs| fs.phase == Phase::Settle) {
+            let parent = Path::new(fs.target).parent().and_then(Path::to_str);
+            assert!(
+                matches!(parent, Some("/")) || boot.iter().any(|b| fs.target.starts_with(b)),
+                "{} must sit on / or on a Boot mount",
+                fs.target
+            );
+        }
+    }
 }

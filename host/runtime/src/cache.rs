@@ -38,6 +38,15 @@ pub enum CacheError {
     },
     #[error("component {digest} does not compile: {message}")]
     Compile { digest: Digest, message: String },
+    #[error(
+        "component {digest} has no precompiled artifact at {path}{why}, and this build of ente has no compiler; precompile it where the image is made (`ente cas compile`)"
+    )]
+    NotPrecompiled {
+        digest: Digest,
+        path: PathBuf,
+        /// Why an artifact that is there cannot be used, if one is.
+        why: String,
+    },
 }
 
 /// Precompiled components under `<home>/cache/<engine fingerprint>/`.
@@ -50,8 +59,12 @@ pub struct PrecompileCache {
 
 impl PrecompileCache {
     /// Open the cache of `home` for `engine`, creating the MAC key on first use.
-    pub fn open(home: &Path, engine: &Engine) -> Result<PrecompileCache, CacheError> {
-        let fingerprint = crate::engine::fingerprint(engine);
+    pub fn open(
+        home: &Path,
+        engine: &Engine,
+        profile: crate::engine::Profile,
+    ) -> Result<PrecompileCache, CacheError> {
+        let fingerprint = crate::engine::fingerprint(engine, profile);
         let short: String = fingerprint[..8]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -86,39 +99,68 @@ impl PrecompileCache {
         digest: &Digest,
     ) -> Result<Component, CacheError> {
         let path = self.path(digest);
-        if path.exists() {
+        let stale = if path.exists() {
             let artifact = self.read_verified(digest, &path)?;
             // SAFETY: `artifact` carries a MAC keyed with this home's secret
             // over (digest, engine fingerprint, bytes): it was written by
-            // `Component::serialize` on this host for an engine with the same
-            // fingerprint, and it was read into memory before the check, so
-            // nothing can change it between the check and the load.
-            let loaded = unsafe { Component::deserialize(engine, &artifact) };
-            return loaded.map_err(|e| CacheError::Compile {
-                digest: *digest,
-                message: format!("{e:#}"),
-            });
-        }
+            // `Component::serialize` for an engine with this fingerprint, and
+            // it was read into memory before the check, so nothing can change
+            // it between the check and the load.
+            match unsafe { Component::deserialize(engine, &artifact) } {
+                Ok(component) => return Ok(component),
+                // Genuine but unloadable (wasmtime's own settings check):
+                // compiled again below, where this build can.
+                Err(e) => format!(" (it cannot be loaded: {e:#})"),
+            }
+        } else {
+            String::new()
+        };
+        self.compile(engine, cas, digest, &path, stale)
+    }
+
+    #[cfg(feature = "compiler")]
+    fn compile(
+        &self,
+        engine: &Engine,
+        cas: &Cas,
+        digest: &Digest,
+        path: &Path,
+        _stale: String,
+    ) -> Result<Component, CacheError> {
         let bytes = cas.get(digest)?;
-        let component = Component::new(engine, &bytes).map_err(|e| CacheError::Compile {
+        let failed = |e: wasmtime::Error| CacheError::Compile {
             digest: *digest,
             message: format!("{e:#}"),
-        })?;
-        let artifact = component.serialize().map_err(|e| CacheError::Compile {
-            digest: *digest,
-            message: format!("{e:#}"),
-        })?;
+        };
+        let component = Component::new(engine, &bytes).map_err(failed)?;
+        let artifact = component.serialize().map_err(failed)?;
         let mut file = Vec::with_capacity(HEADER + artifact.len());
         file.extend_from_slice(MAGIC);
         file.extend_from_slice(&digest.0);
         file.extend_from_slice(&self.fingerprint);
         file.extend_from_slice(&self.mac(digest, &artifact));
         file.extend_from_slice(&artifact);
-        write_atomic(&path, &file).map_err(|source| CacheError::Io {
-            path: path.clone(),
+        write_atomic(path, &file).map_err(|source| CacheError::Io {
+            path: path.to_owned(),
             source,
         })?;
         Ok(component)
+    }
+
+    #[cfg(not(feature = "compiler"))]
+    fn compile(
+        &self,
+        _: &Engine,
+        _: &Cas,
+        digest: &Digest,
+        path: &Path,
+        why: String,
+    ) -> Result<Component, CacheError> {
+        Err(CacheError::NotPrecompiled {
+            digest: *digest,
+            path: path.to_owned(),
+            why,
+        })
     }
 
     fn read_verified(&self, digest: &Digest, path: &Path) -> Result<Vec<u8>, CacheError> {
@@ -126,10 +168,10 @@ impl PrecompileCache {
             path: path.to_owned(),
             source,
         };
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .map_err(io)?
-            .take(MAX_ARTIFACT_BYTES + HEADER as u64)
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(1 << 20));
+        file.take(MAX_ARTIFACT_BYTES + HEADER as u64)
             .read_to_end(&mut bytes)
             .map_err(io)?;
         let tampered = |why| CacheError::Tampered {

@@ -1,4 +1,9 @@
 //! The one wasmtime `Engine` of a host, and its fingerprint.
+//!
+//! A build with the `compiler` feature (the default) carries Cranelift and
+//! writes machine code. The appliance's /init is built without it: it only
+//! loads artifacts that a portable engine wrote when the image was made, so
+//! nothing on the appliance can turn bytes into code.
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -8,6 +13,12 @@ pub const KEEP_RESIDENT: usize = 256 << 10;
 /// How many Entes one host can hold at once (component instances in the pool).
 pub const MAX_ENTES: u32 = 4096;
 
+/// Address space reserved for each linear memory, and the guard after it.
+const MEMORY_RESERVATION: u64 = 1 << 30;
+const MEMORY_GUARD: u64 = 32 << 20;
+/// The most a linear memory can grow to.
+const MAX_MEMORY: usize = 1 << 30;
+
 /// Which machine code the engine writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Profile {
@@ -16,6 +27,7 @@ pub enum Profile {
     Native,
     /// The baseline of this architecture, no CPU feature inferred: what an
     /// image precompiles on one machine and the appliance loads on another.
+    /// An engine without a compiler is always portable.
     Portable,
 }
 
@@ -30,6 +42,7 @@ impl Profile {
 }
 
 /// The target triple this binary runs on.
+#[cfg(feature = "compiler")]
 fn host_triple() -> String {
     let env = if cfg!(target_env = "musl") {
         "musl"
@@ -57,7 +70,7 @@ pub fn new_engine(profile: Profile) -> wasmtime::Result<Engine> {
         // Fiber stacks serve only async calls, which ente never makes; a pool
         // of them costs one guard-page mprotect per slot at start-up.
         .total_stacks(0)
-        .max_memory_size(1 << 30)
+        .max_memory_size(MAX_MEMORY)
         // A new Ente's first call touches its stack, data and heap pages.
         // Keeping the low part of a slot resident (zeroed with memset on
         // reuse instead of madvise) saves those page faults; the guests in
@@ -70,28 +83,93 @@ pub fn new_engine(profile: Profile) -> wasmtime::Result<Engine> {
         .epoch_interruption(true)
         // A 1 GiB reservation per memory with a 32 MiB guard keeps 4096 slots
         // within a few TiB of address space; RSS only grows with use.
-        .memory_reservation(1 << 30)
-        .memory_guard_size(32 << 20)
+        .memory_reservation(MEMORY_RESERVATION)
+        .memory_guard_size(MEMORY_GUARD)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // Native unwind tables serve only outside unwinders (a debugger, perf);
+    // wasm backtraces and traps do without them. Leaving them out shrinks
+    // every artifact and spares each load registering them.
+    config.native_unwind_info(false);
+    #[cfg(feature = "compiler")]
     if profile == Profile::Portable {
         // An explicit target turns off CPU feature inference.
         config.target(&host_triple())?;
     }
+    // A loading-only engine infers nothing: every profile is portable.
+    #[cfg(not(feature = "compiler"))]
+    let _ = profile;
     Engine::new(&config)
 }
 
-/// A blake3 digest of everything that makes a precompiled artifact loadable
-/// by `engine` (wasmtime version, target, and the settings that matter).
-pub fn fingerprint(engine: &Engine) -> [u8; 32] {
-    use std::hash::Hash;
-    let mut hasher = Blake3Hasher(blake3::Hasher::new());
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    *hasher.0.finalize().as_bytes()
+/// The profile an engine built for `profile` actually has.
+pub fn effective(profile: Profile) -> Profile {
+    if cfg!(feature = "compiler") {
+        profile
+    } else {
+        Profile::Portable
+    }
 }
 
-struct Blake3Hasher(blake3::Hasher);
+/// Whether this build can compile components (the `compiler` feature).
+pub const CAN_COMPILE: bool = cfg!(feature = "compiler");
 
-impl std::hash::Hasher for Blake3Hasher {
+/// The wasmtime release this host is pinned to (`=` in the workspace manifest).
+pub const WASMTIME_VERSION: &str = "48.0.8";
+
+/// A blake3 digest of what makes a precompiled artifact loadable by an
+/// engine of `profile`: the wasmtime release, the architecture and OS, the
+/// engine settings above and, for a native engine, the CPU features it
+/// inferred. A compiling engine and a loading-only one of the same portable
+/// profile agree on it, which lets an image precompile for the appliance.
+/// wasmtime checks the artifact's own settings again when it loads it.
+pub fn fingerprint(engine: &Engine, profile: Profile) -> [u8; 32] {
+    let profile = effective(profile);
+    let mut h = blake3::Hasher::new();
+    h.update(b"ente-engine/1\0")
+        .update(WASMTIME_VERSION.as_bytes())
+        .update(b"\0")
+        .update(std::env::consts::ARCH.as_bytes())
+        .update(b"\0")
+        .update(std::env::consts::OS.as_bytes())
+        .update(b"\0")
+        .update(settings().as_bytes());
+    match profile {
+        Profile::Portable => {
+            h.update(b"\0portable");
+        }
+        Profile::Native => {
+            h.update(b"\0native\0");
+            native_features(engine, &mut h);
+        }
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The engine settings that shape generated code, as text.
+fn settings() -> String {
+    format!(
+        "components epochs pooling reservation={MEMORY_RESERVATION} guard={MEMORY_GUARD} \
+         max_memory={MAX_MEMORY} unwind=none"
+    )
+}
+
+#[cfg(feature = "compiler")]
+fn native_features(engine: &Engine, h: &mut blake3::Hasher) {
+    use std::hash::Hash;
+    let mut hasher = Blake3Hasher(h);
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+}
+
+#[cfg(not(feature = "compiler"))]
+fn native_features(_: &Engine, _: &mut blake3::Hasher) {
+    // `effective` makes every engine of this build portable.
+}
+
+#[cfg(feature = "compiler")]
+struct Blake3Hasher<'a>(&'a mut blake3::Hasher);
+
+#[cfg(feature = "compiler")]
+impl std::hash::Hasher for Blake3Hasher<'_> {
     fn finish(&self) -> u64 {
         let d = self.0.finalize();
         let mut first = [0u8; 8];
@@ -101,5 +179,37 @@ impl std::hash::Hasher for Blake3Hasher {
 
     fn write(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pinned_wasmtime_is_the_one_in_the_manifest() {
+        let manifest = include_str!("../../../Cargo.toml");
+        let pin = format!("wasmtime = {{ version = \"={WASMTIME_VERSION}\"");
+        assert!(
+            manifest.contains(&pin),
+            "Cargo.toml does not pin `{pin}`: update WASMTIME_VERSION with the pin"
+        );
+    }
+
+    #[test]
+    fn portable_fingerprints_ignore_the_cpu_and_native_ones_do_not() {
+        let portable = new_engine(Profile::Portable).expect("portable engine");
+        let native = new_engine(Profile::Native).expect("native engine");
+        assert_eq!(
+            fingerprint(&portable, Profile::Portable),
+            fingerprint(&native, Profile::Portable),
+            "a portable fingerprint depends on nothing the engine inferred"
+        );
+        if CAN_COMPILE {
+            assert_ne!(
+                fingerprint(&native, Profile::Native),
+                fingerprint(&portable, Profile::Portable)
+            );
+        }
     }
 }

@@ -87,6 +87,29 @@ pub const BASELINE: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
+/// Which interfaces of [`BASELINE`] a component imports (a bit per entry).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WasiImports(u32);
+
+impl WasiImports {
+    /// Note `name` (an interface without version) if it is in the baseline.
+    pub fn note(&mut self, name: &str) {
+        if let Some(i) = BASELINE.iter().position(|b| *b == name) {
+            self.0 |= 1 << i;
+        }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        BASELINE
+            .iter()
+            .position(|b| *b == name)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+}
+
+// A bit per baseline interface.
+const _: () = assert!(BASELINE.len() <= 32);
+
 /// The WASI filesystem, for FilesystemRoot.
 pub const FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
 
@@ -156,15 +179,19 @@ fn supported_version(name: &str, version: Option<&str>) -> Result<(), &'static s
 }
 
 /// Check every import of `component` against `grants`; all faults at once.
+/// Returns the interfaces of the WASI baseline it imports: the linker
+/// defines those and no others.
 pub fn check_imports(
     ente: &str,
     engine: &Engine,
     component: &Component,
     grants: &Grants,
-) -> Result<(), LinkError> {
+) -> Result<WasiImports, LinkError> {
     let mut faults = Vec::new();
+    let mut wasi = WasiImports::default();
     for (import, _) in component.component_type().imports(engine) {
         let (name, version) = split_version(import);
+        wasi.note(name);
         if !grants.allows(name) {
             faults.push(ImportFault::Ungranted {
                 import: import.to_owned(),
@@ -178,7 +205,7 @@ pub fn check_imports(
         }
     }
     if faults.is_empty() {
-        Ok(())
+        Ok(wasi)
     } else {
         Err(LinkError::Imports {
             ente: ente.to_owned(),

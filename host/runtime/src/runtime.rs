@@ -5,7 +5,7 @@ use crate::bindings::exports::ente::core::{device_events, handler, lifecycle, me
 use crate::bindings::{Endpoint, Level};
 use crate::cache::{CacheError, PrecompileCache};
 use crate::cas::Cas;
-use crate::grants::{self, Grants, LinkError};
+use crate::grants::{self, Grants, LinkError, WasiImports};
 use crate::host::JournalStream;
 use crate::instance::Instance;
 use crate::state::{BusPort, EnteState, GraphView, Identity, JournalSink};
@@ -83,11 +83,14 @@ pub struct Incarnation {
     pub memory_limit: Option<usize>,
 }
 
+/// One linker per (grants, WASI interfaces imported).
+type Linkers = HashMap<(Grants, WasiImports), Arc<Linker<EnteState>>>;
+
 pub struct Runtime {
     engine: Engine,
     cas: Cas,
     cache: PrecompileCache,
-    linkers: Mutex<HashMap<Grants, Arc<Linker<EnteState>>>>,
+    linkers: Mutex<Linkers>,
     ticking: Arc<AtomicBool>,
 }
 
@@ -116,7 +119,7 @@ impl Runtime {
             what: "engine",
             message: format!("{e:#}"),
         })?;
-        let cache = PrecompileCache::open(home, &engine)?;
+        let cache = PrecompileCache::open(home, &engine, profile)?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (weak_engine, flag) = (engine.weak(), ticking.clone());
         std::thread::Builder::new()
@@ -161,19 +164,24 @@ impl Runtime {
         Ok(self.cache.load(&self.engine, &self.cas, digest)?)
     }
 
-    fn linker(&self, grants: &Grants) -> Result<Arc<Linker<EnteState>>, RuntimeError> {
+    fn linker(
+        &self,
+        grants: &Grants,
+        wasi: WasiImports,
+    ) -> Result<Arc<Linker<EnteState>>, RuntimeError> {
         let mut linkers = self.linkers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(l) = linkers.get(grants) {
+        if let Some(l) = linkers.get(&(*grants, wasi)) {
             return Ok(l.clone());
         }
-        let linker =
-            crate::linker::build(&self.engine, grants).map_err(|e| RuntimeError::Wasmtime {
+        let linker = crate::linker::build(&self.engine, grants, wasi).map_err(|e| {
+            RuntimeError::Wasmtime {
                 ente: "(host)".into(),
                 what: "linker",
                 message: format!("{e:#}"),
-            })?;
+            }
+        })?;
         let linker = Arc::new(linker);
-        linkers.insert(*grants, linker.clone());
+        linkers.insert((*grants, wasi), linker.clone());
         Ok(linker)
     }
 
@@ -186,7 +194,7 @@ impl Runtime {
         grants: Grants,
         provides: &[Endpoint],
     ) -> Result<Blueprint, RuntimeError> {
-        grants::check_imports(ente, &self.engine, component, &grants)?;
+        let wasi = grants::check_imports(ente, &self.engine, component, &grants)?;
         if let Some(endpoint) = provides.first()
             && !grants::exports(&self.engine, component, grants::HANDLER_EXPORT)
         {
@@ -197,7 +205,7 @@ impl Runtime {
             }
             .into());
         }
-        let linker = self.linker(&grants)?;
+        let linker = self.linker(&grants, wasi)?;
         let wt = |what, e: wasmtime::Error| RuntimeError::Wasmtime {
             ente: ente.to_owned(),
             what,

@@ -1,0 +1,51 @@
+//! The signals PID 1 acts on, held pending while the graph starts.
+
+use nix::libc;
+
+/// SIGCHLD, SIGTERM, SIGINT, SIGPWR and SIGRTMIN+5 (reboot): what the event
+/// loop watches.
+fn set() -> std::io::Result<libc::sigset_t> {
+    let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: `sigemptyset` initialises the set it is given; it is read only
+    // after that call succeeded.
+    let mut set = unsafe {
+        if libc::sigemptyset(set.as_mut_ptr()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        set.assume_init()
+    };
+    for sig in [
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGPWR,
+        libc::SIGRTMIN() + 5,
+    ] {
+        // SAFETY: `set` is an initialised signal set and `sig` a valid signal.
+        if unsafe { libc::sigaddset(&mut set, sig) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(set)
+}
+
+fn mask(how: libc::c_int) -> std::io::Result<()> {
+    let set = set()?;
+    // SAFETY: `set` is initialised; the old mask is not asked for.
+    match unsafe { libc::pthread_sigmask(how, &set, std::ptr::null_mut()) } {
+        0 => Ok(()),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Block the watched signals in this thread and every thread it starts, so
+/// that the kernel keeps them pending instead of discarding them.
+pub fn hold() -> std::io::Result<()> {
+    mask(libc::SIG_BLOCK)
+}
+
+/// Unblock them in this thread, once the event loop has its handlers in place.
+/// Threads started meanwhile keep them blocked, so they all reach this one.
+pub fn release() -> std::io::Result<()> {
+    mask(libc::SIG_UNBLOCK)
+}
