@@ -232,7 +232,7 @@ fn start(
         .prepare(&card.label, &component, grants, &served)
         .map_err(|e| e.to_string())?;
     let export = format!("{entry}@0.1.0");
-    if !ente_runtime::grants::exports(host.runtime.engine(), &component, &export) {
+    if !blueprint.exports(&export) {
         return Err(format!(
             "its card's entry is `{entry}`, but its component does not export `{export}`"
         ));

@@ -220,11 +220,5 @@ pub const HANDLER_EXPORT: &str = "ente:core/handler@0.1.0";
 pub const LIFECYCLE_EXPORT: &str = "ente:core/lifecycle@0.1.0";
 /// The export of the mediator.
 pub const MEDIATOR_EXPORT: &str = "ente:core/mediator@0.1.0";
-
-/// Whether `component` exports the interface `export`.
-pub fn exports(engine: &Engine, component: &Component, export: &str) -> bool {
-    component
-        .component_type()
-        .exports(engine)
-        .any(|(name, _)| name == export)
-}
+/// The export through which a device holder receives uevents.
+pub const DEVICE_EVENTS_EXPORT: &str = "ente:core/device-events@0.1.0";

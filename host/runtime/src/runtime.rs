@@ -57,6 +57,20 @@ pub struct Blueprint {
     device_events: Option<device_events::GuestIndices>,
 }
 
+impl Blueprint {
+    /// Whether the component exports `export`, one of the interfaces the host
+    /// drives (lifecycle, handler, mediator, device-events), with its type.
+    pub fn exports(&self, export: &str) -> bool {
+        match export {
+            grants::LIFECYCLE_EXPORT => self.lifecycle.is_some(),
+            grants::HANDLER_EXPORT => self.handler.is_some(),
+            grants::MEDIATOR_EXPORT => self.mediator.is_some(),
+            grants::DEVICE_EVENTS_EXPORT => self.device_events.is_some(),
+            _ => false,
+        }
+    }
+}
+
 impl std::fmt::Debug for Blueprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Blueprint")
@@ -195,16 +209,6 @@ impl Runtime {
         provides: &[Endpoint],
     ) -> Result<Blueprint, RuntimeError> {
         let wasi = grants::check_imports(ente, &self.engine, component, &grants)?;
-        if let Some(endpoint) = provides.first()
-            && !grants::exports(&self.engine, component, grants::HANDLER_EXPORT)
-        {
-            return Err(LinkError::MissingExport {
-                ente: ente.to_owned(),
-                endpoint: format!("Endpoint {}@{}", endpoint.interface, endpoint.version),
-                export: grants::HANDLER_EXPORT,
-            }
-            .into());
-        }
         let linker = self.linker(&grants, wasi)?;
         let wt = |what, e: wasmtime::Error| RuntimeError::Wasmtime {
             ente: ente.to_owned(),
@@ -214,11 +218,23 @@ impl Runtime {
         let pre = linker
             .instantiate_pre(component)
             .map_err(|e| wt("link", e))?;
+        // An export the host drives is found (with its type) or absent.
+        let handler = handler::GuestIndices::new(&pre).ok();
+        if let Some(endpoint) = provides.first()
+            && handler.is_none()
+        {
+            return Err(LinkError::MissingExport {
+                ente: ente.to_owned(),
+                endpoint: format!("Endpoint {}@{}", endpoint.interface, endpoint.version),
+                export: grants::HANDLER_EXPORT,
+            }
+            .into());
+        }
         Ok(Blueprint {
             ente: ente.to_owned(),
             grants,
             lifecycle: lifecycle::GuestIndices::new(&pre).ok(),
-            handler: handler::GuestIndices::new(&pre).ok(),
+            handler,
             mediator: mediator::GuestIndices::new(&pre).ok(),
             device_events: device_events::GuestIndices::new(&pre).ok(),
             pre,
