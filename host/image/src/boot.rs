@@ -195,6 +195,48 @@ pub fn monitor(sock: &Path, command: &str) -> Result<(), String> {
     }
 }
 
+/// Ask QEMU's monitor `command` and return its answer: the text between the
+/// first prompt and the next, the echoed command included.
+pub fn query(sock: &Path, command: &str) -> Result<String, String> {
+    use std::io::Read;
+    let failed = |e: std::io::Error| format!("monitor {}: {e}", sock.display());
+    let mut s = UnixStream::connect(sock).map_err(failed)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(failed)?;
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // The banner ends in the first prompt, the answer in the second.
+    let mut prompts = 0;
+    let mut sent = false;
+    while prompts < 2 {
+        let n = s.read(&mut chunk).map_err(failed)?;
+        if n == 0 {
+            return Err(format!("monitor {}: closed", sock.display()));
+        }
+        seen.extend_from_slice(&chunk[..n]);
+        prompts = String::from_utf8_lossy(&seen).matches("(qemu)").count();
+        if prompts >= 1 && !sent {
+            s.write_all(format!("{command}\n").as_bytes())
+                .map_err(failed)?;
+            sent = true;
+        }
+    }
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    Ok(text.split("(qemu)").nth(1).unwrap_or_default().to_owned())
+}
+
+/// How many blocks of guest code QEMU has translated so far (`info jit`).
+/// Under emulation a boot's cost follows this count, which, unlike the
+/// time, does not depend on how busy the host is.
+pub fn translated_blocks(sock: &Path) -> Result<u64, String> {
+    let answer = query(sock, "info jit")?;
+    answer
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("TB count"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("no `TB count` in the monitor's answer: {answer}"))
+}
+
 /// The number after `key` in `line` (e.g. "in 42 ms" -> 42).
 pub fn number_after(line: &str, key: &str) -> Option<f64> {
     let rest = &line[line.find(key)? + key.len()..];

@@ -147,6 +147,9 @@ fn with_retries<T>(
 
 struct Appliance {
     init_to_ready: f64,
+    /// QEMU's translated blocks between the two console lines, if the
+    /// monitor answered.
+    blocks: Option<u64>,
     key_to_off: f64,
     wall: Duration,
 }
@@ -178,6 +181,7 @@ fn boot_check(
     })?;
     let Appliance {
         init_to_ready,
+        blocks,
         key_to_off,
         wall,
     } = with_retries("appliance", || appliance(&kernel, &initrd, &disk, &sock))?;
@@ -187,6 +191,9 @@ fn boot_check(
 
     println!("boot-check passed");
     println!("  /init to ready (guest monotonic):  {init_to_ready:.0} ms");
+    if let Some(blocks) = blocks {
+        println!("  code translated, up to ready:      {blocks} QEMU blocks");
+    }
     println!("  power key to power-off (guest):    {key_to_off:.0} ms");
     println!(
         "  whole run (wall):                  {} ms",
@@ -218,10 +225,13 @@ fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<A
     let t0 = Instant::now();
     let mut run = boot::Run::start(&machine)?;
     run.wait_for("ente: PID 1 up")?;
+    // Read as each line arrives, so a little of what follows is counted.
+    let blocks_up = boot::translated_blocks(sock);
+    let ready = run.wait_for("ente: graph ready")?;
+    let blocks_ready = boot::translated_blocks(sock);
     run.wait_for("module button loaded")?;
     run.wait_for("module virtio_blk loaded")?;
     run.wait_for("block device /dev/vda present")?;
-    let ready = run.wait_for("ente: graph ready")?;
     // The block device's uevent reached the Ente that holds Device{Block}.
     run.wait_for("[storage-watch] info: block device vda: add")?;
     run.wait_for("ente: power key watched")?;
@@ -241,8 +251,16 @@ fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<A
         boot::number_after(&ready, "Entes in").ok_or("no ready time on the console")?;
     let key_ms = boot::number_after(&pressed, "at").ok_or("no power key time on the console")?;
     let off_ms = boot::printk_ms(&down).ok_or("no printk time on `reboot: Power down`")?;
+    let blocks = match (blocks_up, blocks_ready) {
+        (Ok(up), Ok(ready)) => Some(ready.saturating_sub(up)),
+        (Err(e), _) | (_, Err(e)) => {
+            println!("(no translated-block count: {e})");
+            None
+        }
+    };
     Ok(Appliance {
         init_to_ready,
+        blocks,
         key_to_off: off_ms - key_ms,
         wall,
     })
