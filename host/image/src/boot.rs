@@ -230,11 +230,15 @@ pub fn query(sock: &Path, command: &str) -> Result<String, String> {
 /// time, does not depend on how busy the host is.
 pub fn translated_blocks(sock: &Path) -> Result<u64, String> {
     let answer = query(sock, "info jit")?;
+    tb_count(&answer).ok_or_else(|| format!("no `TB count` in the monitor's answer: {answer}"))
+}
+
+/// The `TB count` of an `info jit` answer.
+pub fn tb_count(answer: &str) -> Option<u64> {
     answer
         .lines()
         .find_map(|l| l.trim().strip_prefix("TB count"))
         .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| format!("no `TB count` in the monitor's answer: {answer}"))
 }
 
 /// The number after `key` in `line` (e.g. "in 42 ms" -> 42).
@@ -259,4 +263,37 @@ pub fn fresh_disk(path: &Path, bytes: u64) -> Result<(), String> {
     let f = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     f.set_len(bytes)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_block_count_is_read_from_an_info_jit_answer() {
+        // As QEMU 7.2 answers on a monitor socket (the echo included).
+        let answer = " info jit\r\nTranslation buffer state:\r\n\
+                      gen code size       55035875/1073736704\r\n\
+                      TB count            96100\r\n\
+                      TB avg target size  19 max=2857 bytes\r\n";
+        assert_eq!(tb_count(answer), Some(96100));
+        assert_eq!(tb_count("unknown command: 'info jit'\r\n"), None);
+        assert_eq!(tb_count("TB count  many\r\n"), None);
+    }
+
+    #[test]
+    fn numbers_are_read_after_their_key() {
+        assert_eq!(
+            number_after(
+                "ente: graph ready: 4 of 4 Entes in 142 ms since /init",
+                "Entes in"
+            ),
+            Some(142.0)
+        );
+        assert_eq!(
+            printk_ms("[    1.234567] reboot: Power down"),
+            Some(1234.567)
+        );
+        assert_eq!(number_after("no number here", "missing"), None);
+    }
 }
