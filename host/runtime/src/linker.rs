@@ -37,66 +37,77 @@ pub fn build(
     Ok(l)
 }
 
-/// The baseline: wasi:io, wasi:cli (stdin empty, stdout and stderr to the
-/// journal, no terminal), wasi:clocks, wasi:random; each interface only if
-/// imported.
-fn baseline(l_: &mut Linker<EnteState>, wasi: WasiImports) -> wasmtime::Result<()> {
+type Link = fn(&mut Linker<EnteState>) -> wasmtime::Result<()>;
+
+/// The baseline, in the order of [`crate::grants::BASELINE`]: wasi:io,
+/// wasi:cli (stdin empty, stdout and stderr to the journal, no terminal),
+/// wasi:clocks, wasi:random; each linked only if imported.
+const BASELINE: &[(&str, Link)] = {
     use wasmtime_wasi::p2::bindings::{cli, clocks, random};
-    let has = |name| wasi.contains(name);
-    if has("wasi:io/error") {
-        wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<EnteState, Io>(l_, table)?;
-    }
-    if has("wasi:io/poll") {
-        wasi::io::poll::add_to_linker::<EnteState, Io>(l_, table)?;
-    }
-    if has("wasi:io/streams") {
-        wasi::io::streams::add_to_linker::<EnteState, Io>(l_, table)?;
-    }
-    let cli = EnteState::cli;
-    if has("wasi:cli/environment") {
-        cli::environment::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/exit") {
-        cli::exit::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/stdin") {
-        cli::stdin::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/stdout") {
-        cli::stdout::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/stderr") {
-        cli::stderr::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/terminal-input") {
-        cli::terminal_input::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/terminal-output") {
-        cli::terminal_output::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/terminal-stdin") {
-        cli::terminal_stdin::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/terminal-stdout") {
-        cli::terminal_stdout::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:cli/terminal-stderr") {
-        cli::terminal_stderr::add_to_linker::<EnteState, WasiCli>(l_, cli)?;
-    }
-    if has("wasi:clocks/monotonic-clock") {
-        clocks::monotonic_clock::add_to_linker::<EnteState, WasiClocks>(l_, EnteState::clocks)?;
-    }
-    if has("wasi:clocks/wall-clock") {
-        clocks::wall_clock::add_to_linker::<EnteState, WasiClocks>(l_, EnteState::clocks)?;
-    }
-    if has("wasi:random/random") {
-        random::random::add_to_linker::<EnteState, WasiRandom>(l_, rng)?;
-    }
-    if has("wasi:random/insecure") {
-        random::insecure::add_to_linker::<EnteState, WasiRandom>(l_, rng)?;
-    }
-    if has("wasi:random/insecure-seed") {
-        random::insecure_seed::add_to_linker::<EnteState, WasiRandom>(l_, rng)?;
+    use wasmtime_wasi_io::bindings::wasi::io::error;
+    type C = WasiCli;
+    type S = EnteState;
+    &[
+        ("wasi:io/error", |l| error::add_to_linker::<S, Io>(l, table)),
+        ("wasi:io/poll", |l| {
+            wasi::io::poll::add_to_linker::<S, Io>(l, table)
+        }),
+        ("wasi:io/streams", |l| {
+            wasi::io::streams::add_to_linker::<S, Io>(l, table)
+        }),
+        ("wasi:cli/environment", |l| {
+            cli::environment::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/exit", |l| {
+            cli::exit::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/stdin", |l| {
+            cli::stdin::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/stdout", |l| {
+            cli::stdout::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/stderr", |l| {
+            cli::stderr::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/terminal-input", |l| {
+            cli::terminal_input::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/terminal-output", |l| {
+            cli::terminal_output::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/terminal-stdin", |l| {
+            cli::terminal_stdin::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/terminal-stdout", |l| {
+            cli::terminal_stdout::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:cli/terminal-stderr", |l| {
+            cli::terminal_stderr::add_to_linker::<S, C>(l, S::cli)
+        }),
+        ("wasi:clocks/monotonic-clock", |l| {
+            clocks::monotonic_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)
+        }),
+        ("wasi:clocks/wall-clock", |l| {
+            clocks::wall_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)
+        }),
+        ("wasi:random/random", |l| {
+            random::random::add_to_linker::<S, WasiRandom>(l, rng)
+        }),
+        ("wasi:random/insecure", |l| {
+            random::insecure::add_to_linker::<S, WasiRandom>(l, rng)
+        }),
+        ("wasi:random/insecure-seed", |l| {
+            random::insecure_seed::add_to_linker::<S, WasiRandom>(l, rng)
+        }),
+    ]
+};
+
+fn baseline(l: &mut Linker<EnteState>, wasi: WasiImports) -> wasmtime::Result<()> {
+    for (name, link) in BASELINE {
+        if wasi.contains(name) {
+            link(l)?;
+        }
     }
     Ok(())
 }
@@ -133,4 +144,13 @@ fn granted(l_: &mut Linker<EnteState>, grants: &Grants) -> wasmtime::Result<()> 
         >(l_, EnteState::filesystem)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_baseline_interface_has_its_linker_in_order() {
+        let linked: Vec<&str> = super::BASELINE.iter().map(|(name, _)| *name).collect();
+        assert_eq!(linked, crate::grants::BASELINE);
+    }
 }
