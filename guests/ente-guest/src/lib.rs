@@ -3,10 +3,11 @@
 //! An Ente built on Rust's `std` links std's panic machinery, which writes to
 //! stderr and reads the environment through WASI, so its component imports
 //! wasi:cli and wasi:io whatever it does. The system Entes in this tree
-//! (mediator, storage-watch, echo) are `no_std` + `alloc` instead: their
-//! components import only the `ente:core` interfaces their cards grant, and
-//! are a third of the size. A panic traps, which the host reports as a fault
-//! of that Ente.
+//! (mediator, storage-watch, echo, client) are `no_std` + `alloc` instead:
+//! their components import the `ente:core` interfaces their cards grant and
+//! only the WASI they use (the client's `wasi:cli/environment`), and are a
+//! third of the size. A panic traps, which the host reports as a fault of
+//! that Ente.
 
 #![no_std]
 

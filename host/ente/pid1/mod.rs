@@ -130,7 +130,14 @@ fn run(t_init: u64) -> Finish {
             return Finish::PowerOff;
         }
     };
-    let how = rt.block_on(serve(&host, devices));
+    // A panic in the loop still stops the graph in order before power-off.
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(serve(&host, devices))
+    }));
+    let how = served.unwrap_or_else(|_| {
+        say!("the event loop panicked; powering off in order");
+        Finish::PowerOff
+    });
     let t_stop = monotonic_ms();
     say!("orderly shutdown ({how:?}): stopping the graph");
     up::shutdown(&host);

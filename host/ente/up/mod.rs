@@ -234,7 +234,7 @@ fn start(
     let export = format!("{entry}@0.1.0");
     if !blueprint.exports(&export) {
         return Err(format!(
-            "its card's entry is `{entry}`, but its component does not export `{export}`"
+            "its card's entry is `{entry}`, but its component does not export `{export}` with the type ente drives"
         ));
     }
     let ports = Ports {

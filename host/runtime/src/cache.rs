@@ -100,13 +100,14 @@ impl PrecompileCache {
     ) -> Result<Component, CacheError> {
         let path = self.path(digest);
         let stale = if path.exists() {
-            let artifact = self.read_verified(digest, &path)?;
+            let file = self.read_verified(digest, &path)?;
+            let artifact = &file[HEADER..];
             // SAFETY: `artifact` carries a MAC keyed with this home's secret
             // over (digest, engine fingerprint, bytes): it was written by
             // `Component::serialize` for an engine with this fingerprint, and
             // it was read into memory before the check, so nothing can change
             // it between the check and the load.
-            match unsafe { Component::deserialize(engine, &artifact) } {
+            match unsafe { Component::deserialize(engine, artifact) } {
                 Ok(component) => return Ok(component),
                 // Genuine but unloadable (wasmtime's own settings check):
                 // compiled again below, where this build can.
@@ -163,6 +164,7 @@ impl PrecompileCache {
         })
     }
 
+    /// The whole file (header and artifact) once its header and MAC check out.
     fn read_verified(&self, digest: &Digest, path: &Path) -> Result<Vec<u8>, CacheError> {
         let io = |source| CacheError::Io {
             path: path.to_owned(),
@@ -185,15 +187,14 @@ impl PrecompileCache {
         if bytes[8..40] != digest.0 || bytes[40..72] != self.fingerprint {
             return Err(tampered("made for another component or engine"));
         }
-        let artifact = bytes.split_off(HEADER);
-        let expected = self.mac(digest, &artifact);
+        let expected = self.mac(digest, &bytes[HEADER..]);
         // Constant-time comparison through blake3's Hash equality.
         if blake3::Hash::from_bytes(expected)
             != blake3::Hash::from_slice(&bytes[72..HEADER]).map_err(|_| tampered("bad header"))?
         {
             return Err(tampered("MAC mismatch"));
         }
-        Ok(artifact)
+        Ok(bytes)
     }
 }
 
