@@ -123,14 +123,19 @@ fn run_inner(
             version: e.version,
         })
         .collect();
+    let grants = Grants::from_capabilities(grants);
     let blueprint = runtime
-        .prepare(
-            &label,
-            &loaded,
-            Grants::from_capabilities(grants),
-            &provides,
-        )
+        .prepare(&label, &loaded, grants, &provides)
         .map_err(|e| e.to_string())?;
+    // A plugin's one directory is named after it: `<home>/state/<label>`.
+    let incarnation = Incarnation {
+        root: if grants.filesystem {
+            Some(runtime.ente_root(&label).map_err(|e| e.to_string())?)
+        } else {
+            None
+        },
+        ..Incarnation::default()
+    };
     let identity = Identity {
         id: ulid::Ulid::new().to_string(),
         label: label.clone(),
@@ -141,7 +146,7 @@ fn run_inner(
         graph_view: None,
     };
     let mut instance = runtime
-        .instantiate(&blueprint, identity, ports, &Incarnation::default())
+        .instantiate(&blueprint, identity, ports, &incarnation)
         .map_err(|e| e.to_string())?;
     if instance.has_lifecycle() {
         match instance.start().map_err(|e| e.to_string())? {

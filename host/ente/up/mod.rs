@@ -252,6 +252,15 @@ fn start(
             .rlimits
             .mem_bytes
             .and_then(|m| usize::try_from(m).ok()),
+        root: if grants.filesystem {
+            Some(
+                host.runtime
+                    .ente_root(&card.id.to_string())
+                    .map_err(|e| e.to_string())?,
+            )
+        } else {
+            None
+        },
     };
     let identity = Identity {
         id: card.id.to_string(),

@@ -11,7 +11,8 @@ use crate::instance::Instance;
 use crate::state::{BusPort, EnteState, GraphView, Identity, JournalSink};
 use ente_card::Digest;
 use std::collections::HashMap;
-use std::path::Path;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -95,6 +96,9 @@ pub struct Incarnation {
     pub argv: Vec<String>,
     pub envp: Vec<(String, String)>,
     pub memory_limit: Option<usize>,
+    /// The one directory FilesystemRoot preopens, as `/` (see
+    /// [`Runtime::ente_root`]); nothing is preopened without it.
+    pub root: Option<PathBuf>,
 }
 
 /// One linker per (grants, WASI interfaces imported).
@@ -102,6 +106,7 @@ type Linkers = HashMap<(Grants, WasiImports), Arc<Linker<EnteState>>>;
 
 pub struct Runtime {
     engine: Engine,
+    home: PathBuf,
     cas: Cas,
     cache: PrecompileCache,
     linkers: Mutex<Linkers>,
@@ -154,6 +159,7 @@ impl Runtime {
             })?;
         Ok(Runtime {
             engine,
+            home: home.to_owned(),
             cas: Cas::new(home),
             cache,
             linkers: Mutex::new(HashMap::new()),
@@ -163,6 +169,27 @@ impl Runtime {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The private directory of the Ente `name` (its id, or a plugin's
+    /// label), `<home>/state/<name>`, created owner-only on first use: what
+    /// FilesystemRoot preopens for it.
+    pub fn ente_root(&self, name: &str) -> Result<PathBuf, RuntimeError> {
+        let failed = |message: String| RuntimeError::Wasmtime {
+            ente: name.to_owned(),
+            what: "FilesystemRoot",
+            message,
+        };
+        if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
+            return Err(failed(format!("`{name}` cannot name a directory")));
+        }
+        let dir = self.home.join("state").join(name);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+        Ok(dir)
     }
 
     pub fn cas(&self) -> &Cas {
@@ -251,13 +278,31 @@ impl Runtime {
     ) -> Result<Instance, RuntimeError> {
         let out = JournalStream::new(identity.clone(), Level::Info, ports.journal.clone());
         let err = JournalStream::new(identity.clone(), Level::Warn, ports.journal.clone());
-        let wasi = WasiCtxBuilder::new()
-            .stdout(out)
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(out)
             .stderr(err)
             .args(&incarnation.argv)
             .envs(&incarnation.envp)
-            .secure_random(crate::entropy::KernelRandom)
-            .build();
+            .secure_random(crate::entropy::KernelRandom);
+        if blueprint.grants.filesystem {
+            // One directory, opened once; cap-std keeps every path the guest
+            // resolves inside it (no `..`, no absolute path, no symlink out).
+            let root = incarnation
+                .root
+                .as_deref()
+                .ok_or_else(|| RuntimeError::Wasmtime {
+                    ente: blueprint.ente.clone(),
+                    what: "FilesystemRoot",
+                    message: "granted, but no root directory was given to preopen".into(),
+                })?;
+            wasi.preopened_dir(root, "/", wasmtime_wasi::FsPerms::ReadWrite)
+                .map_err(|e| RuntimeError::Wasmtime {
+                    ente: blueprint.ente.clone(),
+                    what: "FilesystemRoot",
+                    message: format!("preopen {}: {e:#}", root.display()),
+                })?;
+        }
+        let wasi = wasi.build();
         let limits = StoreLimitsBuilder::new()
             .memory_size(incarnation.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT))
             .trap_on_grow_failure(true)
