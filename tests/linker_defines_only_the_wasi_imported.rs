@@ -69,6 +69,35 @@ fn each_component_gets_exactly_the_wasi_interfaces_it_imports() {
 }
 
 #[test]
+fn a_linker_holds_no_wasi_interface_beyond_the_imports_it_was_built_for() {
+    let home = tempfile::tempdir().expect("home");
+    let runtime = Runtime::open(home.path()).expect("runtime");
+    let digest = runtime.cas().add_file(&guest("chatty")).expect("add");
+    let chatty = runtime.load(&digest).expect("load");
+    let grants = everything();
+    let own = check_imports("chatty", runtime.engine(), &chatty, &grants).expect("granted");
+    // Built for the client's imports (the environment only), the linker
+    // cannot satisfy chatty's stdio: the missing definitions are real.
+    let mut environment_only = WasiImports::default();
+    environment_only.note("wasi:cli/environment");
+    let narrow =
+        ente_runtime::linker::build(runtime.engine(), &grants, environment_only).expect("linker");
+    let refused = narrow
+        .instantiate_pre(&chatty)
+        .err()
+        .map(|e| format!("{e:#}"));
+    assert!(
+        refused.as_deref().is_some_and(|e| e.contains("wasi:")),
+        "chatty linked without its stdio: {refused:?}"
+    );
+    // Built for chatty's own imports, it links.
+    ente_runtime::linker::build(runtime.engine(), &grants, own)
+        .expect("linker")
+        .instantiate_pre(&chatty)
+        .expect("links with exactly its imports");
+}
+
+#[test]
 fn a_std_guest_prints_through_the_stdio_it_imports_into_its_journal() {
     let home = tempfile::tempdir().expect("home");
     let out = ente_in(home.path(), &["run", &guest("chatty").to_string_lossy()]);
