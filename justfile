@@ -116,14 +116,14 @@ image: appliance-deps guests
     export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS='--cfg getrandom_backend="custom"'
 
     # No compiler in /init: the appliance loads only what is precompiled here.
-    cargo build --locked --release --target $musl --bin ente --no-default-features
+    cargo build --locked --profile appliance --target $musl --bin ente --no-default-features
     cargo build --locked --release --target $musl -p ente-image --bin bare-init
     cargo build --locked -p ente-image --bin ente-image
     tool=target/debug/ente-image
     release="$(ls /lib/modules | sort -V | tail -n 1)"
     out=target/image; stage=$out/root; bare=$out/bare
     rm -rf "$stage" "$bare"; mkdir -p "$stage/cards" "$stage/var/lib/ente" "$bare"
-    cp target/$musl/release/ente "$stage/init"
+    cp target/$musl/appliance/ente "$stage/init"
     cp cards/appliance.json "$stage/cards/appliance.json"
     cp cards/invalid/label-empty.json "$stage/cards/invalid.json"
     # The components the appliance pins, stored and precompiled for the

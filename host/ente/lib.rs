@@ -3,6 +3,7 @@
 //! same code the host runs.
 
 pub mod check;
+pub mod console;
 pub mod home;
 pub mod pid1;
 pub mod run;

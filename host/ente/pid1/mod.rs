@@ -11,7 +11,7 @@ mod signals;
 use crate::up::{self, Status};
 use devices::Devices;
 use ente_kernel::power::{Finish, finish};
-use ente_kernel::{monotonic_ms, reaper, surface};
+use ente_kernel::{kmsg, monotonic_ms, reaper, surface};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
@@ -23,10 +23,11 @@ pub const DEFAULT_SEED: &str = "/cards/appliance.json";
 /// PID 1's state: the store and the precompile cache.
 pub const HOME: &str = "/var/lib/ente";
 
-/// Print a line on the console, prefixed so the transcript is easy to read.
+/// Print a line on the console (the kernel log once it is open), prefixed
+/// so the transcript is easy to read.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        println!("ente: {}", format!($($arg)*));
+        $crate::console::line(&format!("ente: {}", format!($($arg)*)));
     }};
 }
 pub(crate) use say;
@@ -37,16 +38,12 @@ pub fn main() -> ! {
     // Before anything else: a signal sent while the graph starts stays
     // pending until the event loop watches it (to PID 1, a signal with the
     // default action would otherwise be discarded, not delivered).
-    let held = signals::hold();
+    let held = signals::hold().map_err(|e| e.to_string());
     std::panic::set_hook(Box::new(|info| {
         // Recorded and survived: the task that panicked is gone, PID 1 is not.
         say!("panic (survived): {info}");
     }));
-    say!("PID 1 up at {t_init} ms (monotonic)");
-    if let Err(e) = &held {
-        say!("cannot hold signals during boot: {e}");
-    }
-    let how = match std::panic::catch_unwind(|| run(t_init)) {
+    let how = match std::panic::catch_unwind(|| run(t_init, held)) {
         Ok(how) => how,
         Err(_) => {
             say!("the main loop panicked; powering off in order");
@@ -58,6 +55,14 @@ pub fn main() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
+}
+
+/// Route the console to the kernel log. Not if its rate limit stays on: the
+/// kernel would drop all but a few lines.
+fn kernel_log() -> Result<(), kmsg::KmsgError> {
+    kmsg::Kmsg::unlimit(Path::new(kmsg::RATE_LIMIT_SYSCTL))?;
+    crate::console::to_kernel_log(kmsg::Kmsg::open(Path::new(kmsg::DEVICE))?);
+    Ok(())
 }
 
 fn seed_path() -> PathBuf {
@@ -75,9 +80,19 @@ fn seed_path() -> PathBuf {
 /// card and the runtime. The event loop, the rest of the surface, the module
 /// index, cgroup controllers and coldplug follow; signals and uevents wait
 /// for them in the kernel.
-fn run(t_init: u64) -> Finish {
+fn run(t_init: u64, held: Result<(), String>) -> Finish {
     for e in surface::mount_all(surface::Phase::Boot) {
         say!("{e}");
+    }
+    // From here on, PID 1 speaks through the kernel log; until here (only
+    // to report a failed mount) through /dev/console.
+    let console = kernel_log();
+    say!("PID 1 up at {t_init} ms (monotonic)");
+    if let Err(e) = console {
+        say!("{e}; lines go to /dev/console");
+    }
+    if let Err(e) = &held {
+        say!("cannot hold signals during boot: {e}");
     }
     for result in [surface::become_subreaper(), surface::cad_as_signal()] {
         if let Err(e) = result {

@@ -377,10 +377,10 @@ impl Host {
 
 /// Stop every Ente in reverse start order: `lifecycle.stop`, then off the bus.
 pub fn shutdown(host: &Host) {
-    println!(
+    crate::console::line(&format!(
         "stopping {} Ente(s) in reverse start order",
         host.started.len()
-    );
+    ));
     for Started { id, label, .. } in host.started.iter().rev() {
         let stopped = host.bus.enter(*id, |b| b.0.stop());
         host.bus.remove(*id);
@@ -390,7 +390,7 @@ pub fn shutdown(host: &Host) {
                 .status
                 .set(&id.to_string(), State::Failed(fault.to_string())),
         }
-        println!("stopped `{label}`");
+        crate::console::line(&format!("stopped `{label}`"));
     }
 }
 

@@ -1,6 +1,7 @@
 //! The live status of `ente up`: a line per Ente with its state, the calls
 //! it served and the errors, and its latest journal lines under it.
 
+use crate::console;
 use ente_runtime::{Identity, JournalSink, Level};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -66,7 +67,7 @@ impl Status {
     /// A line about the host itself, stamped when a clock is set.
     pub fn note(&self, text: &str) {
         if let Some(now) = self.clock {
-            println!("ente: {text} (at {} ms)", now());
+            console::line(&format!("ente: {text} (at {} ms)", now()));
         }
     }
 
@@ -94,10 +95,10 @@ impl Status {
     pub fn set(&self, id: &str, state: State) {
         if let Some(row) = self.rows().iter_mut().find(|r| r.id == id) {
             if !self.tty && row.state != state {
-                match self.clock {
-                    Some(now) => println!("{}: {state} (at {} ms)", row.label, now()),
-                    None => println!("{}: {state}", row.label),
-                }
+                console::line(&match self.clock {
+                    Some(now) => format!("{}: {state} (at {} ms)", row.label, now()),
+                    None => format!("{}: {state}", row.label),
+                });
             }
             row.state = state;
         }
@@ -141,16 +142,16 @@ impl Status {
         if *last == out {
             return;
         }
-        let mut stdout = std::io::stdout().lock();
-        let _ = if self.tty {
-            write!(
+        if self.tty {
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(
                 stdout,
                 "\x1b[H\x1b[2J{out}\n(ctrl-c stops every Ente in order)\n"
-            )
+            );
+            let _ = stdout.flush();
         } else {
-            write!(stdout, "--- status\n{out}")
-        };
-        let _ = stdout.flush();
+            console::line(&format!("--- status\n{}", out.trim_end_matches('\n')));
+        }
         *last = out;
     }
 }
@@ -159,7 +160,7 @@ impl JournalSink for Status {
     fn line(&self, ente: &Identity, level: Level, text: &str) {
         let shown = format!("{}: {text}", ente_runtime::level_name(level));
         if !self.tty {
-            println!("  [{}] {shown}", ente.label);
+            console::line(&format!("  [{}] {shown}", ente.label));
         }
         if let Some(row) = self.rows().iter_mut().find(|r| r.id == ente.id) {
             if row.lines.len() == KEPT_LINES {

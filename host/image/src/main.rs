@@ -192,7 +192,7 @@ fn boot_check(
     println!("boot-check passed");
     println!("  /init to ready (guest monotonic):  {init_to_ready:.0} ms");
     if let Some(blocks) = blocks {
-        println!("  code translated, up to ready:      {blocks} QEMU blocks");
+        println!("  code translated, /init to ready:   {blocks} QEMU blocks");
     }
     println!("  power key to power-off (guest):    {key_to_off:.0} ms");
     println!(
@@ -224,11 +224,16 @@ fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<A
     };
     let t0 = Instant::now();
     let mut run = boot::Run::start(&machine)?;
-    run.wait_for("ente: PID 1 up")?;
+    run.wait_for("Run /init as init process")?;
     // Read as each line arrives, so a little of what follows is counted.
     let blocks_up = boot::translated_blocks(sock);
+    run.wait_for("ente: PID 1 up")?;
     let ready = run.wait_for("ente: graph ready")?;
     let blocks_ready = boot::translated_blocks(sock);
+    // PID 1 speaks through the kernel log: its lines carry the kernel's stamp.
+    if boot::printk_ms(&ready).is_none() {
+        return Err(format!("`{ready}` did not come through the kernel log").into());
+    }
     run.wait_for("module button loaded")?;
     run.wait_for("module virtio_blk loaded")?;
     run.wait_for("block device /dev/vda present")?;
@@ -278,6 +283,8 @@ fn invalid(kernel: &Path, initrd: &Path, disk: &Path, seed: &str) -> Result<(), 
     };
     let mut run = boot::Run::start(&machine)?;
     run.wait_for("the seed card cannot load")?;
+    // Every line of the explanation is printed, each its own record.
+    run.wait_for("label = \"\": must not be empty")?;
     run.wait_for("reboot: Power down")?;
     let status = run.wait_exit()?;
     if run.saw("Kernel panic") {

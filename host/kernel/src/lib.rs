@@ -7,6 +7,7 @@
 //! - [`modules`]: MODALIAS to module, dependencies first, `finit_module`;
 //! - [`coldplug`]: the devices that existed before we listened;
 //! - [`input`]: the "Power Button" input device and its KEY_POWER;
+//! - [`kmsg`]: the kernel log as PID 1's console, a record per line;
 //! - [`power`]: sync, then power off or reboot.
 //!
 //! Every function returns its errors: PID 1 decides what is fatal (nothing
@@ -14,6 +15,7 @@
 
 pub mod coldplug;
 pub mod input;
+pub mod kmsg;
 pub mod modules;
 pub mod power;
 pub mod reaper;
