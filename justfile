@@ -145,12 +145,15 @@ boot: image
     #!/usr/bin/env bash
     set -euo pipefail
     [ -f target/image/state.img ] || truncate -s 64M target/image/state.img
+    # The guest's TSC rate, measured here: a busy host cannot stall the
+    # kernel's own calibration of it (host/image/src/clock.rs).
+    append="console=ttyS0 panic=-1 $(target/debug/ente-image kernel-args)"
     echo "Power the machine off with the power key: in another terminal run"
     echo "  target/debug/ente-image monitor target/image/monitor.sock system_powerdown"
     echo "or press Ctrl-A X to kill QEMU outright."
     qemu-system-x86_64 -M microvm,pit=on,pic=on,rtc=on -m 256 -nographic -no-reboot \
         -kernel target/image/vmlinux -initrd target/image/initramfs.cpio \
-        -append 'console=ttyS0 panic=-1' \
+        -append "$append" \
         -drive file=target/image/state.img,format=raw,if=none,id=state -device virtio-blk-device,drive=state \
         -monitor unix:target/image/monitor.sock,server,nowait
 

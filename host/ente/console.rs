@@ -5,7 +5,7 @@
 //! be written is dropped: printing never panics, so that PID 1 (whose panic
 //! hook prints) cannot fail on a missing or broken console.
 
-use ente_kernel::kmsg::Kmsg;
+use ente_kernel::kmsg::{Kmsg, Level};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -24,9 +24,20 @@ pub fn is_kernel_log() -> bool {
 
 /// Print `text` (one or more lines) on the console.
 pub fn line(text: &str) {
+    print(Level::Notice, text);
+}
+
+/// Print `text` as something gone wrong: in the kernel log at error level,
+/// which a `quiet` console still shows; on stdout like any other line, so
+/// that the order of lines is kept.
+pub fn alarm(text: &str) {
+    print(Level::Error, text);
+}
+
+fn print(level: Level, text: &str) {
     match KERNEL_LOG.get() {
         Some(kmsg) => {
-            let _ = kmsg.lines(text);
+            let _ = kmsg.lines(level, text);
         }
         None => {
             let mut out = std::io::stdout().lock();

@@ -1,7 +1,7 @@
 //! The device surface of PID 1: uevents, modules on MODALIAS (coldplug and
 //! hotplug), block devices, and the power button.
 
-use super::say;
+use super::{alarm, say};
 use ente_kernel::coldplug;
 use ente_kernel::input::{self, POWER_BUTTON};
 use ente_kernel::modules::ModuleIndex;
@@ -40,7 +40,7 @@ impl Devices {
         let socket = match UeventSocket::open() {
             Ok(s) => Some(s),
             Err(e) => {
-                say!("uevents unavailable: {e}");
+                alarm!("uevents unavailable: {e}");
                 None
             }
         };
@@ -63,7 +63,7 @@ impl Devices {
             self.modules = match ModuleIndex::open(&dir) {
                 Ok(m) => Index::Read(m),
                 Err(e) => {
-                    say!("no module index for kernel {release}: {e}");
+                    alarm!("no module index for kernel {release}: {e}");
                     Index::Absent
                 }
             };
@@ -105,7 +105,7 @@ impl Devices {
                     loaded.join(", ")
                 ),
                 // A module that fails is an event with its reason, not a crash.
-                Err(e) => say!("module {module} for {alias} not loaded: {e}"),
+                Err(e) => alarm!("module {module} for {alias} not loaded: {e}"),
             }
         }
     }
@@ -122,7 +122,7 @@ impl Devices {
                 Some(Ok(Some(r))) => r,
                 Some(Ok(None)) | None => return n,
                 Some(Err(e)) => {
-                    say!("uevent socket: {e}");
+                    alarm!("uevent socket: {e}");
                     return n;
                 }
             };
@@ -187,7 +187,7 @@ impl Devices {
                 Some(f)
             }
             Err(e) => {
-                say!("power key {}: {e}", dev.display());
+                alarm!("power key {}: {e}", dev.display());
                 None
             }
         }

@@ -32,6 +32,14 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+/// [`say!`] for something gone wrong: shown even on a `quiet` console.
+macro_rules! alarm {
+    ($($arg:tt)*) => {{
+        $crate::console::alarm(&format!("ente: {}", format!($($arg)*)));
+    }};
+}
+pub(crate) use alarm;
+
 /// PID 1's entry point. Does not return.
 pub fn main() -> ! {
     let t_init = monotonic_ms();
@@ -41,17 +49,17 @@ pub fn main() -> ! {
     let held = signals::hold().map_err(|e| e.to_string());
     std::panic::set_hook(Box::new(|info| {
         // Recorded and survived: the task that panicked is gone, PID 1 is not.
-        say!("panic (survived): {info}");
+        alarm!("panic (survived): {info}");
     }));
     let how = match std::panic::catch_unwind(|| run(t_init, held)) {
         Ok(how) => how,
         Err(_) => {
-            say!("the main loop panicked; powering off in order");
+            alarm!("the main loop panicked; powering off in order");
             Finish::PowerOff
         }
     };
     let error = finish(how);
-    say!("the kernel refused to {how:?}: {error}; halting here");
+    alarm!("the kernel refused to {how:?}: {error}; halting here");
     loop {
         std::thread::sleep(Duration::from_secs(3600));
     }
@@ -82,7 +90,7 @@ fn seed_path() -> PathBuf {
 /// for them in the kernel.
 fn run(t_init: u64, held: Result<(), String>) -> Finish {
     for e in surface::mount_all(surface::Phase::Boot) {
-        say!("{e}");
+        alarm!("{e}");
     }
     // From here on, PID 1 speaks through the kernel log; until here (only
     // to report a failed mount) through /dev/console.
@@ -92,11 +100,11 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
         say!("{e}; lines go to /dev/console");
     }
     if let Err(e) = &held {
-        say!("cannot hold signals during boot: {e}");
+        alarm!("cannot hold signals during boot: {e}");
     }
     for result in [surface::become_subreaper(), surface::cad_as_signal()] {
         if let Err(e) = result {
-            say!("{e}");
+            alarm!("{e}");
         }
     }
     let devices = Devices::start();
@@ -105,13 +113,13 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     let card = match ente_card::load(&seed) {
         Ok(card) => card,
         Err(e) => {
-            say!("the seed card cannot load, so nothing can start:\n{e}");
+            alarm!("the seed card cannot load, so nothing can start:\n{e}");
             say!("powering off");
             return Finish::PowerOff;
         }
     };
     if let Err(e) = surface::set_hostname(&card.label) {
-        say!("{e}");
+        alarm!("{e}");
     }
     let host = match up::boot_card(
         Path::new(HOME),
@@ -122,7 +130,7 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     ) {
         Ok(host) => host,
         Err(message) => {
-            say!("the graph cannot start:\n{message}");
+            alarm!("the graph cannot start:\n{message}");
             say!("powering off");
             return Finish::PowerOff;
         }
@@ -140,7 +148,7 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     {
         Ok(rt) => rt,
         Err(e) => {
-            say!("cannot start the event loop: {e}; stopping the graph");
+            alarm!("cannot start the event loop: {e}; stopping the graph");
             up::shutdown(&host);
             return Finish::PowerOff;
         }
@@ -150,7 +158,7 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
         rt.block_on(serve(&host, devices))
     }));
     let how = served.unwrap_or_else(|_| {
-        say!("the event loop panicked; powering off in order");
+        alarm!("the event loop panicked; powering off in order");
         Finish::PowerOff
     });
     let t_stop = monotonic_ms();
@@ -180,7 +188,7 @@ async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
         match signal(kind) {
             Ok(s) => watched.push(s),
             Err(e) => {
-                say!("cannot watch {name}: {e}; powering off");
+                alarm!("cannot watch {name}: {e}; powering off");
                 return Finish::PowerOff;
             }
         }
@@ -191,17 +199,17 @@ async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
     };
     // Watched now: what arrived during boot is delivered.
     if let Err(e) = signals::release() {
-        say!("cannot release the signals held during boot: {e}");
+        alarm!("cannot release the signals held during boot: {e}");
     }
 
     host.refresh();
     for e in surface::mount_all(surface::Phase::Settle) {
-        say!("{e}");
+        alarm!("{e}");
     }
     // Wasm Entes need no cgroup; the controllers are for native bodies later.
     match surface::enable_controllers(Path::new("/sys/fs/cgroup")) {
         Ok(c) => say!("cgroup2 controllers enabled: {}", c.join(" ")),
-        Err(e) => say!("{e}"),
+        Err(e) => alarm!("{e}"),
     }
     devices.coldplug();
     // Both are watched from now on: a press after this point is kept by

@@ -352,7 +352,12 @@ impl Host {
         let class = event.subsystem.as_deref().and_then(device_class);
         let wit = glue::uevent_to_wit(event);
         let mut delivered = 0;
-        for Started { id, requires, .. } in &self.started {
+        for Started {
+            id,
+            label,
+            requires,
+        } in &self.started
+        {
             let wanted = requires.iter().any(|c| match c {
                 Capability::KernelNetlink { netlink_family } => {
                     *netlink_family == ente_card::NetlinkFamily::Uevent
@@ -368,7 +373,11 @@ impl Host {
                 Ok(Err(fault)) => self
                     .status
                     .set(&id.to_string(), State::Failed(fault.to_string())),
-                Err(_) => {}
+                // Not running or busy: said, not silently dropped.
+                Err(e) => crate::console::alarm(&format!(
+                    "uevent {} {} not delivered to `{label}`: {e}",
+                    wit.action, wit.devpath
+                )),
             }
         }
         delivered

@@ -4,11 +4,13 @@
 //! - `modules KDIR STAGE MODULE...`: the modules and their dependencies, with
 //!   an index of just those;
 //! - `vmlinux BZIMAGE OUT`: the uncompressed kernel;
+//! - `kernel-args`: what QEMU's kernel command line adds for this host (the
+//!   guest's TSC rate, see [`ente_image::clock`]);
 //! - `boot-check ...`: boot, power the machine off with the power key, and
 //!   judge the console.
 
 use clap::{Parser, Subcommand};
-use ente_image::{boot, cpio, kernel};
+use ente_image::{boot, clock, cpio, kernel};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -32,6 +34,8 @@ enum Cmd {
     },
     /// Extract the uncompressed kernel from a bzImage.
     Vmlinux { bzimage: PathBuf, out: PathBuf },
+    /// Print the kernel arguments this host adds (the guest's TSC rate).
+    KernelArgs,
     /// Send one command to a QEMU monitor socket (e.g. system_powerdown).
     Monitor { sock: PathBuf, command: String },
     /// Boot the image, press the power key, and judge the console.
@@ -66,6 +70,10 @@ fn main() -> ExitCode {
             println!("modules: {}", all.join(" "));
         }),
         Cmd::Vmlinux { bzimage, out } => kernel::extract_vmlinux(&bzimage, &out),
+        Cmd::KernelArgs => {
+            println!("{}", clock::kernel_args().trim_start());
+            Ok(())
+        }
         Cmd::Monitor { sock, command } => boot::monitor(&sock, &command),
         Cmd::BootCheck {
             kernel,
@@ -84,6 +92,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// The kernel command line of `just boot`; the host's TSC rate is added.
 const APPEND: &str = "console=ttyS0 panic=-1";
 
 /// Boots of the appliance and of the baseline. The times printed are their
@@ -175,6 +184,8 @@ fn boot_check(
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let disk = work.join("state.img");
     let sock = work.join("monitor.sock");
+    let append = format!("{APPEND}{}", clock::kernel_args());
+    println!("kernel command line: {append}");
 
     let mut bare_walls = Vec::with_capacity(ROUNDS);
     let mut rounds = Vec::with_capacity(ROUNDS);
@@ -184,7 +195,7 @@ fn boot_check(
             let machine = boot::Machine {
                 kernel: kernel.clone(),
                 initrd: bare.clone(),
-                append: APPEND.into(),
+                append: append.clone(),
                 state_disk: None,
                 monitor: None,
             };
@@ -195,11 +206,11 @@ fn boot_check(
         })?);
         rounds.push(with_retries("appliance", || {
             println!("== the appliance {round}/{ROUNDS}, with a fresh state disk");
-            appliance(&kernel, &initrd, &disk, &sock)
+            appliance(&kernel, &initrd, &append, &disk, &sock)
         })?);
     }
     with_retries("invalid seed", || {
-        invalid(&kernel, &initrd, &disk, &invalid_seed)
+        invalid(&kernel, &initrd, &append, &disk, &invalid_seed)
     })?;
 
     let readies: Vec<f64> = rounds.iter().map(|a| a.init_to_ready).collect();
@@ -238,13 +249,19 @@ fn boot_check(
 }
 
 /// Boot, ready, the power key, an orderly power-off.
-fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<Appliance, Failure> {
+fn appliance(
+    kernel: &Path,
+    initrd: &Path,
+    append: &str,
+    disk: &Path,
+    sock: &Path,
+) -> Result<Appliance, Failure> {
     boot::fresh_disk(disk, 64 << 20)?;
     let _ = std::fs::remove_file(sock);
     let machine = boot::Machine {
         kernel: kernel.to_owned(),
         initrd: initrd.to_owned(),
-        append: APPEND.into(),
+        append: append.to_owned(),
         state_disk: Some(disk.to_owned()),
         monitor: Some(sock.to_owned()),
     };
@@ -297,13 +314,22 @@ fn appliance(kernel: &Path, initrd: &Path, disk: &Path, sock: &Path) -> Result<A
     })
 }
 
-/// A seed card that cannot load: explained on the console, then a clean power-off.
-fn invalid(kernel: &Path, initrd: &Path, disk: &Path, seed: &str) -> Result<(), Failure> {
-    println!("== an invalid seed card");
+/// A seed card that cannot load: explained on the console, then a clean
+/// power-off. The console is `quiet`: PID 1's explanation is an error record
+/// of the kernel log, which it still shows, and its progress lines are
+/// notices, which it hides.
+fn invalid(
+    kernel: &Path,
+    initrd: &Path,
+    append: &str,
+    disk: &Path,
+    seed: &str,
+) -> Result<(), Failure> {
+    println!("== an invalid seed card, on a quiet console");
     let machine = boot::Machine {
         kernel: kernel.to_owned(),
         initrd: initrd.to_owned(),
-        append: format!("{APPEND} ente.seed={seed}"),
+        append: format!("{append} quiet ente.seed={seed}"),
         state_disk: Some(disk.to_owned()),
         monitor: None,
     };
@@ -315,6 +341,9 @@ fn invalid(kernel: &Path, initrd: &Path, disk: &Path, seed: &str) -> Result<(), 
     let status = run.wait_exit()?;
     if run.saw("Kernel panic") {
         return Err("the invalid-seed boot shows a kernel panic".into());
+    }
+    if run.saw("ente: PID 1 up") {
+        return Err("a quiet console shows PID 1's progress: its lines are not notices".into());
     }
     if !status.success() {
         return Err(format!("QEMU exited with {status} on the invalid seed").into());

@@ -19,12 +19,30 @@ pub const DEVICE: &str = "/dev/kmsg";
 /// The sysctl that turns off the rate limit on userspace records.
 pub const RATE_LIMIT_SYSCTL: &str = "/proc/sys/kernel/printk_devkmsg";
 /// Bytes of text per record, under the kernel's limit (992 on Linux 6.x,
-/// prefix included), at a UTF-8 boundary.
+/// prefix and newline included), at a UTF-8 boundary.
 pub const RECORD_TEXT: usize = 960;
-/// Facility `user`, level `notice`: shown on the console at the default log
-/// level, hidden by `quiet`, and never mistaken for a kernel message. Given
-/// explicitly, so that a line that begins with `<3>` is printed as it is.
-const PREFIX: &str = "<13>";
+/// How urgent a line is. Both are of facility `user`, never mistaken for a
+/// kernel message; the prefix is always given, so that a line that begins
+/// with `<3>` is printed as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Something went wrong: shown on the console even under `quiet`.
+    Error,
+    /// Progress: shown at the default console log level, hidden by `quiet`.
+    Notice,
+}
+
+impl Level {
+    fn prefix(self) -> &'static str {
+        match self {
+            Level::Error => "<11>",
+            Level::Notice => "<13>",
+        }
+    }
+}
+
+/// The longest prefix.
+const PREFIX_BYTES: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KmsgError {
@@ -71,13 +89,18 @@ impl Kmsg {
     /// Write `text`: every line (and every [`RECORD_TEXT`] bytes of a longer
     /// one) as one record. An error is returned after the records that could
     /// be written were.
-    pub fn lines(&self, text: &str) -> std::io::Result<()> {
+    pub fn lines(&self, level: Level, text: &str) -> std::io::Result<()> {
         let mut first_error = None;
-        let mut record = String::with_capacity(PREFIX.len() + RECORD_TEXT);
+        let mut record = String::with_capacity(PREFIX_BYTES + RECORD_TEXT + 1);
         for piece in records(text, RECORD_TEXT) {
             record.clear();
-            record.push_str(PREFIX);
+            record.push_str(level.prefix());
             record.push_str(piece);
+            // The newline finalizes the record. Without it the kernel keeps
+            // the record open for a continuation and no console prints it
+            // until the next record arrives: the last line before an idle
+            // machine would wait, unseen, for whatever the kernel says next.
+            record.push('\n');
             // One write is one record: never split by a buffer.
             if let Err(e) = (&self.file).write_all(record.as_bytes()) {
                 first_error.get_or_insert(e);
@@ -162,10 +185,15 @@ mod tests {
         let path = dir.path().join("kmsg");
         std::fs::write(&path, "").expect("an empty stand-in for the log");
         let k = Kmsg::open(&path).expect("the stand-in opens");
-        k.lines("<3>looks like a level\nsecond\n")
+        k.lines(Level::Notice, "<3>looks like a level\nsecond\n")
+            .expect("records are written");
+        k.lines(Level::Error, "broken")
             .expect("records are written");
         let written = std::fs::read_to_string(&path).expect("the stand-in reads back");
-        assert_eq!(written, "<13><3>looks like a level<13>second");
+        assert_eq!(
+            written,
+            "<13><3>looks like a level\n<13>second\n<11>broken\n"
+        );
     }
 
     #[test]
