@@ -140,22 +140,17 @@ image: appliance-deps guests
     $tool vmlinux "/boot/vmlinuz-$release" $out/vmlinux
     echo "image: $out/initramfs.cpio ($(du -h $out/initramfs.cpio | cut -f1)), kernel $out/vmlinux ($release)"
 
-# Boot the appliance interactively (software emulation, no KVM).
+# Boot the appliance interactively (software emulation, no KVM). QEMU gets
+# the host's TSC rate and no transparent huge pages (host/image/src).
 boot: image
     #!/usr/bin/env bash
     set -euo pipefail
     [ -f target/image/state.img ] || truncate -s 64M target/image/state.img
-    # The guest's TSC rate, measured here: a busy host cannot stall the
-    # kernel's own calibration of it (host/image/src/clock.rs).
-    append="console=ttyS0 panic=-1 $(target/debug/ente-image kernel-args)"
     echo "Power the machine off with the power key: in another terminal run"
     echo "  target/debug/ente-image monitor target/image/monitor.sock system_powerdown"
     echo "or press Ctrl-A X to kill QEMU outright."
-    qemu-system-x86_64 -M microvm,pit=on,pic=on,rtc=on -m 256 -nographic -no-reboot \
-        -kernel target/image/vmlinux -initrd target/image/initramfs.cpio \
-        -append "$append" \
-        -drive file=target/image/state.img,format=raw,if=none,id=state -device virtio-blk-device,drive=state \
-        -monitor unix:target/image/monitor.sock,server,nowait
+    target/debug/ente-image boot --kernel target/image/vmlinux --initrd target/image/initramfs.cpio \
+        --disk target/image/state.img --monitor target/image/monitor.sock
 
 # Boot the image non-interactively, power it off with the power key, and
 # judge the console; also boots an invalid seed card and a bare baseline.

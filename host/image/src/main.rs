@@ -6,6 +6,7 @@
 //! - `vmlinux BZIMAGE OUT`: the uncompressed kernel;
 //! - `kernel-args`: what QEMU's kernel command line adds for this host (the
 //!   guest's TSC rate, see [`ente_image::clock`]);
+//! - `boot ...`: boot the appliance on this terminal (`just boot`);
 //! - `boot-check ...`: boot, power the machine off with the power key, and
 //!   judge the console.
 
@@ -36,6 +37,19 @@ enum Cmd {
     Vmlinux { bzimage: PathBuf, out: PathBuf },
     /// Print the kernel arguments this host adds (the guest's TSC rate).
     KernelArgs,
+    /// Boot the image on this terminal, the monitor on a socket.
+    Boot {
+        #[arg(long)]
+        kernel: PathBuf,
+        #[arg(long)]
+        initrd: PathBuf,
+        /// The raw state disk (virtio-blk).
+        #[arg(long)]
+        disk: PathBuf,
+        /// The monitor's socket (`system_powerdown` powers off).
+        #[arg(long)]
+        monitor: PathBuf,
+    },
     /// Send one command to a QEMU monitor socket (e.g. system_powerdown).
     Monitor { sock: PathBuf, command: String },
     /// Boot the image, press the power key, and judge the console.
@@ -74,6 +88,20 @@ fn main() -> ExitCode {
             println!("{}", clock::kernel_args().trim_start());
             Ok(())
         }
+        Cmd::Boot {
+            kernel,
+            initrd,
+            disk,
+            monitor,
+        } => boot::without_huge_pages().and_then(|()| {
+            boot::interactive(&boot::Machine {
+                kernel,
+                initrd,
+                append: format!("{APPEND}{}", clock::kernel_args()),
+                state_disk: Some(disk),
+                monitor: Some(monitor),
+            })
+        }),
         Cmd::Monitor { sock, command } => boot::monitor(&sock, &command),
         Cmd::BootCheck {
             kernel,
@@ -92,7 +120,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// The kernel command line of `just boot`; the host's TSC rate is added.
+/// The kernel command line the issue gives; the host's TSC rate is added.
 const APPEND: &str = "console=ttyS0 panic=-1";
 
 /// Boots of the appliance and of the baseline. The times printed are their
@@ -181,6 +209,7 @@ fn boot_check(
     invalid_seed: String,
     work: PathBuf,
 ) -> Result<(), String> {
+    boot::without_huge_pages()?;
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let disk = work.join("state.img");
     let sock = work.join("monitor.sock");
