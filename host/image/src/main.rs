@@ -4,8 +4,6 @@
 //! - `modules KDIR STAGE MODULE...`: the modules and their dependencies, with
 //!   an index of just those;
 //! - `vmlinux BZIMAGE OUT`: the uncompressed kernel;
-//! - `kernel-args`: what QEMU's kernel command line adds for this host (the
-//!   guest's TSC rate, see [`ente_image::clock`]);
 //! - `boot ...`: boot the appliance on this terminal (`just boot`);
 //! - `boot-check ...`: boot, power the machine off with the power key, and
 //!   judge the console.
@@ -35,8 +33,6 @@ enum Cmd {
     },
     /// Extract the uncompressed kernel from a bzImage.
     Vmlinux { bzimage: PathBuf, out: PathBuf },
-    /// Print the kernel arguments this host adds (the guest's TSC rate).
-    KernelArgs,
     /// Boot the image on this terminal, the monitor on a socket.
     Boot {
         #[arg(long)]
@@ -84,10 +80,6 @@ fn main() -> ExitCode {
             println!("modules: {}", all.join(" "));
         }),
         Cmd::Vmlinux { bzimage, out } => kernel::extract_vmlinux(&bzimage, &out),
-        Cmd::KernelArgs => {
-            println!("{}", clock::kernel_args().trim_start());
-            Ok(())
-        }
         Cmd::Boot {
             kernel,
             initrd,
@@ -97,7 +89,7 @@ fn main() -> ExitCode {
             boot::interactive(&boot::Machine {
                 kernel,
                 initrd,
-                append: format!("{APPEND}{}", clock::kernel_args()),
+                append: append(),
                 state_disk: Some(disk),
                 monitor: Some(monitor),
             })
@@ -120,8 +112,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// The kernel command line the issue gives; the host's TSC rate is added.
+/// The kernel command line the issue gives.
 const APPEND: &str = "console=ttyS0 panic=-1";
+
+/// [`APPEND`] and this host's TSC rate (see [`ente_image::clock`]).
+fn append() -> String {
+    format!("{APPEND}{}", clock::kernel_args())
+}
 
 /// Boots of the appliance and of the baseline. The times printed are their
 /// medians: on a shared machine one boot varies by a third.
@@ -213,7 +210,7 @@ fn boot_check(
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let disk = work.join("state.img");
     let sock = work.join("monitor.sock");
-    let append = format!("{APPEND}{}", clock::kernel_args());
+    let append = append();
     println!("kernel command line: {append}");
 
     let mut bare_walls = Vec::with_capacity(ROUNDS);
