@@ -1,6 +1,6 @@
 //! `ente check`: the card grammar, and with `--graph` the static graph checks.
 
-use ente_card::{Card, Graph};
+use ente_card::{Card, Graph, Payload};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -44,7 +44,9 @@ pub fn run(paths: &[PathBuf], graph: bool) -> ExitCode {
 fn check_file(file: &Path, graph: bool) -> Result<Card, String> {
     let card = ente_card::load(file).map_err(|e| e.to_string())?;
     if graph {
-        let faults = Graph::new(&card).check();
+        let g = Graph::new(&card);
+        let mut faults: Vec<String> = g.check().iter().map(ToString::to_string).collect();
+        faults.extend(host_limits(&g));
         if !faults.is_empty() {
             let lines: Vec<String> = faults.iter().map(|f| format!("  {f}")).collect();
             return Err(format!(
@@ -57,6 +59,24 @@ fn check_file(file: &Path, graph: bool) -> Result<Card, String> {
         }
     }
     Ok(card)
+}
+
+/// What this host cannot give a card although its grammar allows it: a
+/// Wasm Ente's memory over the size of a pool slot.
+fn host_limits(g: &Graph<'_>) -> Vec<String> {
+    g.nodes
+        .iter()
+        .filter(|n| matches!(n.card.payload, Payload::Wasm { .. }))
+        .filter_map(|n| {
+            let asked = n.card.soma.rlimits.mem_bytes?;
+            ente_runtime::memory_limit(Some(asked)).err()?;
+            let at = n.path.field("soma").field("rlimits").field("mem_bytes");
+            Some(format!(
+                "{at} = {asked}: {}",
+                ente_runtime::MemoryOverCap::RULE
+            ))
+        })
+        .collect()
 }
 
 /// A file as itself; a folder as every `*.json` below it, sorted.

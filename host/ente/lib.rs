@@ -5,6 +5,8 @@
 pub mod check;
 pub mod console;
 pub mod home;
+pub mod host;
 pub mod pid1;
 pub mod run;
 pub mod up;
+pub mod wasm;

@@ -2,7 +2,7 @@
 //! module runs each command.
 
 use clap::{Parser, Subcommand};
-use ente::{check, home, run, up};
+use ente::{check, home, host::HostOptions, run, up};
 
 #[cfg(target_env = "musl")]
 #[global_allocator]
@@ -42,6 +42,10 @@ enum Command {
         /// Call the component's handler for IFACE@VERSION with BODY and print the reply.
         #[arg(long, num_args = 2, value_names = ["IFACE@VERSION", "BODY"])]
         invoke: Option<Vec<String>>,
+        /// Deadline of each call into the component (and of its
+        /// instantiation), e.g. `5s`, `250ms`.
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+        deadline: std::time::Duration,
     },
     /// Start the graph a seed card roots (dev mode), show it live, and stop it
     /// in order on Ctrl-C or SIGTERM.
@@ -49,6 +53,8 @@ enum Command {
         /// The seed card.
         #[arg(default_value = "cards/demo.json")]
         seed: PathBuf,
+        #[command(flatten)]
+        options: HostOptions,
     },
     /// The content-addressed store under $ENTE_HOME.
     Cas {
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
             component,
             grants,
             invoke,
+            deadline,
         } => {
             let invoke = match invoke.as_deref() {
                 None => None,
@@ -89,16 +96,21 @@ fn main() -> ExitCode {
                 },
                 Some(_) => None,
             };
-            run::run(&home::home(), &component, &grants, invoke)
+            run::run(&home::home(), &component, &grants, invoke, deadline)
         }
-        Command::Up { seed } => up::run(&home::home(), &seed),
+        Command::Up { seed, options } => up::run(&home::home(), &seed, &options),
         Command::Cas {
             command: CasCommand::Compile { digests },
         } => run::compile(&home::home(), &digests),
         Command::Cas {
             command: CasCommand::Add { file },
         } => match ente_runtime::Cas::new(&home::home()).add_file(&file) {
-            Ok(digest) => {
+            Ok((digest, repaired)) => {
+                if repaired {
+                    eprintln!(
+                        "ente cas add: the stored blob {digest} was corrupt or tampered; replaced with these bytes"
+                    );
+                }
                 println!("{digest}");
                 ExitCode::SUCCESS
             }

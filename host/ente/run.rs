@@ -6,6 +6,7 @@ use ente_runtime::{Grants, Identity, Incarnation, JournalSink, Level, Ports, Run
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Parse a `--grant` value: `Journal`, `Spawn`, `FilesystemRoot`,
 /// `LegacyLogind`, `Endpoint=IFACE@VERSION`, `Device=CLASS`,
@@ -72,7 +73,8 @@ pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
     })
 }
 
-/// Journal lines of a plugin go to stderr, prefixed with its label.
+/// Journal lines of a plugin go to stderr, prefixed with its label (each
+/// line already made safe to print by the runtime).
 struct StderrJournal;
 
 impl JournalSink for StderrJournal {
@@ -90,8 +92,9 @@ pub fn run(
     component: &Path,
     grants: &[Capability],
     invoke: Option<(Endpoint, String)>,
+    deadline: Duration,
 ) -> ExitCode {
-    match run_inner(home, component, grants, invoke) {
+    match run_inner(home, component, grants, invoke, deadline) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("ente run: {message}");
@@ -105,6 +108,7 @@ fn run_inner(
     component: &Path,
     grants: &[Capability],
     invoke: Option<(Endpoint, String)>,
+    deadline: Duration,
 ) -> Result<ExitCode, String> {
     let label = component
         .file_stem()
@@ -114,7 +118,8 @@ fn run_inner(
     let digest = runtime
         .cas()
         .add_file(component)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .0;
     let loaded = runtime.load(&digest).map_err(|e| e.to_string())?;
     let provides: Vec<ente_runtime::Endpoint> = invoke
         .iter()
@@ -127,24 +132,28 @@ fn run_inner(
     let blueprint = runtime
         .prepare(&label, &loaded, grants, &provides)
         .map_err(|e| e.to_string())?;
-    // A plugin's one directory is named after it: `<home>/state/<label>`.
+    // A plugin's one directory is named after its bytes, never after its
+    // file name: `<home>/state/plugin-<digest>`. Another component cannot
+    // reach it by taking the same name, and no Ente's id (a ULID) has
+    // this form.
     let incarnation = Incarnation {
         root: if grants.filesystem {
-            Some(runtime.ente_root(&label).map_err(|e| e.to_string())?)
+            Some(
+                runtime
+                    .ente_root(&plugin_dir(&digest))
+                    .map_err(|e| e.to_string())?,
+            )
         } else {
             None
         },
+        deadline,
         ..Incarnation::default()
     };
     let identity = Identity {
         id: ulid::Ulid::new().to_string(),
         label: label.clone(),
     };
-    let ports = Ports {
-        journal: Arc::new(StderrJournal),
-        bus: None,
-        graph_view: None,
-    };
+    let ports = Ports::journal_only(Arc::new(StderrJournal));
     let mut instance = runtime
         .instantiate(&blueprint, identity, ports, &incarnation)
         .map_err(|e| e.to_string())?;
@@ -169,6 +178,11 @@ fn run_inner(
     }
     instance.stop().map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The name of a plugin's state directory under `<home>/state`.
+pub fn plugin_dir(digest: &ente_card::Digest) -> String {
+    format!("plugin-{digest}")
 }
 
 /// `ente cas compile`: each digest compiled into the precompile cache.

@@ -18,6 +18,17 @@ pub struct Lease {
     pub expires: Instant,
 }
 
+/// What using a lease found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseUse {
+    /// A live lease; `renewed` when this use extended it.
+    Live { provider: Ulid, renewed: bool },
+    /// The lease had expired: it is dropped.
+    Expired { provider: Ulid },
+    /// No lease for the pair.
+    None,
+}
+
 /// Leases by caller, then endpoint.
 #[derive(Debug, Default)]
 pub struct LeaseCache {
@@ -31,18 +42,24 @@ impl LeaseCache {
 
     /// The live lease of (caller, endpoint), renewed by this use when less
     /// than half of its time is left. An expired lease is dropped.
-    pub fn use_lease(&self, caller: Ulid, endpoint: &Endpoint, now: Instant) -> Option<Ulid> {
+    pub fn use_lease(&self, caller: Ulid, endpoint: &Endpoint, now: Instant) -> LeaseUse {
         let mut map = self.map();
-        let leases = map.get_mut(&caller)?;
-        let lease = leases.get_mut(endpoint)?;
+        let Some(leases) = map.get_mut(&caller) else {
+            return LeaseUse::None;
+        };
+        let Some(lease) = leases.get_mut(endpoint) else {
+            return LeaseUse::None;
+        };
+        let provider = lease.provider;
         if lease.expires <= now {
             leases.remove(endpoint);
-            return None;
+            return LeaseUse::Expired { provider };
         }
-        if lease.expires.saturating_duration_since(now) < lease.ttl / 2 {
+        let renewed = lease.expires.saturating_duration_since(now) < lease.ttl / 2;
+        if renewed {
             lease.expires = now + lease.ttl;
         }
-        Some(lease.provider)
+        LeaseUse::Live { provider, renewed }
     }
 
     pub fn insert(
@@ -69,14 +86,18 @@ impl LeaseCache {
         self.map().get(&caller)?.get(endpoint).copied()
     }
 
-    /// Drop every expired lease; returns how many.
-    pub fn purge_expired(&self, now: Instant) -> usize {
+    /// Drop every expired lease; returns them as (caller, endpoint, provider).
+    pub fn purge_expired(&self, now: Instant) -> Vec<(Ulid, Endpoint, Ulid)> {
         let mut map = self.map();
-        let mut purged = 0;
-        map.retain(|_, leases| {
-            let before = leases.len();
-            leases.retain(|_, l| l.expires > now);
-            purged += before - leases.len();
+        let mut purged = Vec::new();
+        map.retain(|caller, leases| {
+            leases.retain(|endpoint, l| {
+                let live = l.expires > now;
+                if !live {
+                    purged.push((*caller, endpoint.clone(), l.provider));
+                }
+                live
+            });
             !leases.is_empty()
         });
         purged

@@ -1,11 +1,11 @@
 //! The routing core: leases, the fast path, mailboxes and cycle detection.
 
-use crate::lease::LeaseCache;
-use crate::slot::Slot;
-use crate::{Body, BusError, Decision, Mediator};
+use crate::lease::{LeaseCache, LeaseUse};
+use crate::slot::{Slot, SlotState};
+use crate::{Body, BusError, Decision, LeaseEvent, Mediator, Observer, Unserved, check_endpoint};
 use ente_card::Endpoint;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 use ulid::Ulid;
@@ -18,7 +18,9 @@ pub struct BusConfig {
     /// How long a caller waits in a mailbox before it gets `busy`.
     pub wait: Duration,
     /// The largest request body.
-    pub max_body: usize,
+    pub max_request: usize,
+    /// The largest reply body.
+    pub max_reply: usize,
 }
 
 impl Default for BusConfig {
@@ -26,22 +28,24 @@ impl Default for BusConfig {
         BusConfig {
             mailbox: 64,
             wait: Duration::from_secs(5),
-            max_body: 4 << 20,
+            max_request: 4 << 20,
+            max_reply: 4 << 20,
         }
     }
 }
 
 /// The bus of one host.
-pub struct Bus<B> {
+pub struct Bus<B: Body> {
     slots: RwLock<HashMap<Ulid, Arc<Slot<B>>>>,
     leases: LeaseCache,
     mediator: RwLock<Option<Arc<dyn Mediator>>>,
+    observer: Option<Arc<dyn Observer<B::Fault>>>,
     /// Which slot each blocked thread waits for: the wait-for graph.
     waits: Mutex<HashMap<ThreadId, Ulid>>,
     config: BusConfig,
 }
 
-impl<B> std::fmt::Debug for Bus<B> {
+impl<B: Body> std::fmt::Debug for Bus<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bus")
             .field("leases", &self.leases)
@@ -56,15 +60,34 @@ impl<B: Body> Default for Bus<B> {
     }
 }
 
+/// Why a body could not be taken for a call.
+enum Untaken {
+    Absent,
+    Err(BusError),
+}
+
 impl<B: Body> Bus<B> {
     pub fn new(config: BusConfig) -> Bus<B> {
         Bus {
             slots: RwLock::new(HashMap::new()),
             leases: LeaseCache::default(),
             mediator: RwLock::new(None),
+            observer: None,
             waits: Mutex::new(HashMap::new()),
             config,
         }
+    }
+
+    /// A bus that reports deaths and lease changes to `observer`.
+    pub fn with_observer(config: BusConfig, observer: Arc<dyn Observer<B::Fault>>) -> Bus<B> {
+        Bus {
+            observer: Some(observer),
+            ..Bus::new(config)
+        }
+    }
+
+    pub fn config(&self) -> &BusConfig {
+        &self.config
     }
 
     pub fn set_mediator(&self, mediator: Arc<dyn Mediator>) {
@@ -84,15 +107,18 @@ impl<B: Body> Bus<B> {
             .cloned()
     }
 
+    /// The slot of `id`, made (empty) if there is none yet.
+    pub fn open(&self, id: Ulid, label: &str) -> Arc<Slot<B>> {
+        let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        slots
+            .entry(id)
+            .or_insert_with(|| Arc::new(Slot::new(id, label.to_owned())))
+            .clone()
+    }
+
     /// Put `body` on the bus as the Ente `id`; it takes calls from now on.
     pub fn install(&self, id: Ulid, label: &str, body: B) -> Arc<Slot<B>> {
-        let slot = {
-            let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
-            slots
-                .entry(id)
-                .or_insert_with(|| Arc::new(Slot::new(id, label.to_owned())))
-                .clone()
-        };
+        let slot = self.open(id, label);
         let mut state = slot.lock();
         state.body = Some(body);
         state.gone = false;
@@ -101,17 +127,22 @@ impl<B: Body> Bus<B> {
         slot
     }
 
-    /// Take the Ente `id` off the bus (it stopped or died): waits for a call
-    /// in progress, wakes every waiter with an error, drops its leases, and
-    /// returns its body.
-    pub fn remove(&self, id: Ulid) -> Option<B> {
+    /// Take the Ente `id` off the bus (it stops): waits up to `wait` for a
+    /// call in progress, wakes every waiter with an error, drops its leases,
+    /// and returns its body. `None` when it had none, or when the call in
+    /// progress outlasted `wait` (the slot stays closed: the body is dropped
+    /// when that call returns).
+    pub fn remove(&self, id: Ulid, wait: Duration) -> Option<B> {
         let slot = self.slot(id)?;
         let mut state = slot.lock();
         state.gone = true;
         slot.freed.notify_all();
-        let deadline = Instant::now() + self.config.wait;
-        while state.held_by.is_some() && Instant::now() < deadline {
+        let deadline = Instant::now() + wait;
+        while state.held_by.is_some() {
             let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
             state = slot
                 .freed
                 .wait_timeout(state, left)
@@ -120,20 +151,37 @@ impl<B: Body> Bus<B> {
         }
         let body = state.body.take();
         drop(state);
-        self.leases.drop_ente(id);
+        self.drop_leases(id);
         body
     }
 
+    /// Forget the slot of `id` altogether (the Ente left the graph); its
+    /// counters go with it.
+    pub fn forget(&self, id: Ulid) {
+        self.remove(id, Duration::ZERO);
+        self.slots
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// Whether a call holds the body of `id` now.
+    pub fn in_call(&self, id: Ulid) -> bool {
+        self.slot(id).is_some_and(|s| s.lock().held_by.is_some())
+    }
+
     /// Run `f` on the body of `id` as the current thread's call chain (the
-    /// host uses this for lifecycle calls, so that a call back into the
-    /// Ente during them is seen as a cycle).
+    /// host uses this for its own calls: uevents, timers, decisions, so that
+    /// a call back into the Ente during them is seen as a cycle). A body that
+    /// breaks in `f` leaves the bus and its death is reported.
     pub fn enter<R>(&self, id: Ulid, f: impl FnOnce(&mut B) -> R) -> Result<R, BusError> {
         let slot = self
             .slot(id)
             .ok_or_else(|| BusError::NoProvider(id.to_string()))?;
-        let mut body = self.take(&slot)?;
+        let mut body = self.take(&slot).map_err(|e| self.untaken(&slot, e))?;
         let result = f(&mut body);
-        self.give_back(&slot, body);
+        let broken = body.broken();
+        self.give_back(&slot, body, broken);
         Ok(result)
     }
 
@@ -144,10 +192,12 @@ impl<B: Body> Bus<B> {
         target: &Endpoint,
         body: &[u8],
     ) -> Result<Vec<u8>, BusError> {
-        if body.len() > self.config.max_body {
+        check_endpoint(target)?;
+        if body.len() > self.config.max_request {
             return Err(BusError::TooLarge {
+                what: "request",
                 size: body.len() as u64,
-                max: self.config.max_body as u64,
+                max: self.config.max_request as u64,
             });
         }
         let provider = self.route(caller, target)?;
@@ -156,39 +206,71 @@ impl<B: Body> Bus<B> {
             .ok_or_else(|| BusError::NoProvider(target.to_string()))?;
         let mut taken = match self.take(&slot) {
             Ok(b) => b,
-            Err(e) => {
-                if matches!(e, BusError::NoProvider(_)) {
-                    self.leases.drop_ente(provider);
-                }
-                return Err(e);
+            Err(Untaken::Absent) => {
+                // Its body died or stopped: the lease is of no use any more.
+                self.drop_leases(provider);
+                return Err(self.untaken(&slot, Untaken::Absent));
             }
+            Err(e) => return Err(self.untaken(&slot, e)),
         };
         let result = taken.handle(caller, target, body);
-        let failed = taken.failed();
-        slot.count(result.is_ok());
-        if failed {
-            // The body trapped: it leaves the bus; the host sees the slot empty.
-            let mut state = slot.lock();
-            state.held_by = None;
-            state.gone = true;
-            drop(state);
-            slot.freed.notify_all();
-            self.leases.drop_ente(provider);
-            drop(taken);
-        } else {
-            self.give_back(&slot, taken);
-        }
-        result.map_err(|message| BusError::ProviderFailed {
+        let broken = match &result {
+            Err(Unserved::Broke(fault)) => Some(fault.clone()),
+            _ => taken.broken(),
+        };
+        self.give_back(&slot, taken, broken);
+        let reply = result.map_err(|e| BusError::ProviderFailed {
             provider: slot.label.clone(),
-            message,
-        })
+            message: match e {
+                Unserved::Refused(m) => m,
+                Unserved::Broke(f) => f.to_string(),
+            },
+        });
+        let reply = match reply {
+            Ok(r) if r.len() > self.config.max_reply => Err(BusError::TooLarge {
+                what: "reply",
+                size: r.len() as u64,
+                max: self.config.max_reply as u64,
+            }),
+            other => other,
+        };
+        slot.count(reply.is_ok());
+        reply
+    }
+
+    fn untaken(&self, slot: &Slot<B>, e: Untaken) -> BusError {
+        match e {
+            Untaken::Err(e) => e,
+            Untaken::Absent => BusError::NotRunning {
+                provider: slot.label.clone(),
+                state: self
+                    .observer
+                    .as_ref()
+                    .map_or_else(|| "it has no body".to_owned(), |o| o.absent(slot.id)),
+            },
+        }
     }
 
     /// The provider of (caller, target): a live lease, else the mediator.
     fn route(&self, caller: Ulid, target: &Endpoint) -> Result<Ulid, BusError> {
         let now = Instant::now();
-        if let Some(provider) = self.leases.use_lease(caller, target, now) {
-            return Ok(provider);
+        match self.leases.use_lease(caller, target, now) {
+            LeaseUse::Live { provider, renewed } => {
+                if renewed {
+                    self.tell(LeaseEvent::Renewed {
+                        caller,
+                        endpoint: target.clone(),
+                        provider,
+                    });
+                }
+                return Ok(provider);
+            }
+            LeaseUse::Expired { provider } => self.tell(LeaseEvent::Expired {
+                caller,
+                endpoint: target.clone(),
+                provider,
+            }),
+            LeaseUse::None => {}
         }
         let mediator = self
             .mediator
@@ -202,61 +284,119 @@ impl<B: Body> Bus<B> {
         };
         match mediator.decide(caller, target) {
             Decision::Allow { provider, ttl } => {
+                // A lease is kept only for a provider that can serve it now.
+                if !self.slot(provider).is_some_and(|s| s.is_live()) {
+                    let state = match (self.slot(provider), &self.observer) {
+                        (Some(s), Some(o)) => (s.label.clone(), o.absent(provider)),
+                        (Some(s), None) => (s.label.clone(), "it has no body".into()),
+                        (None, _) => (provider.to_string(), "it is not an Ente here".into()),
+                    };
+                    return Err(BusError::NotRunning {
+                        provider: state.0,
+                        state: state.1,
+                    });
+                }
                 self.leases
                     .insert(caller, target.clone(), provider, ttl, now);
+                self.tell(LeaseEvent::Granted {
+                    caller,
+                    endpoint: target.clone(),
+                    provider,
+                    ttl,
+                });
                 Ok(provider)
             }
-            Decision::Deny(reason) => Err(BusError::Denied(reason)),
+            Decision::Deny(reason) => {
+                self.tell(LeaseEvent::Denied {
+                    caller,
+                    endpoint: target.clone(),
+                    reason: reason.clone(),
+                });
+                Err(BusError::Denied(reason))
+            }
         }
     }
 
+    fn tell(&self, event: LeaseEvent) {
+        if let Some(o) = &self.observer {
+            o.lease(event);
+        }
+    }
+
+    /// Drop every lease held by or granted to `ente`; returns how many.
+    pub fn drop_leases(&self, ente: Ulid) -> usize {
+        let count = self.leases.drop_ente(ente);
+        if count > 0 {
+            self.tell(LeaseEvent::Dropped { ente, count });
+        }
+        count
+    }
+
     /// Take the body out of `slot` for this thread, waiting in its mailbox
-    /// while another chain holds it.
-    fn take(&self, slot: &Slot<B>) -> Result<B, BusError> {
+    /// (first come, first served) while another chain holds it.
+    fn take(&self, slot: &Slot<B>) -> Result<B, Untaken> {
         let me = std::thread::current().id();
         let mut state = slot.lock();
         let deadline = Instant::now() + self.config.wait;
+        let mut ticket: Option<u64> = None;
         loop {
             if state.gone {
-                return Err(BusError::NoProvider(format!(
-                    "`{}` (it is not running)",
-                    slot.label
-                )));
+                leave(&mut state, ticket);
+                slot.freed.notify_all();
+                return Err(Untaken::Absent);
             }
-            if let Some(body) = state.body.take() {
+            let my_turn = match ticket {
+                None => state.queue.is_empty(),
+                Some(t) => state.queue.front() == Some(&t),
+            };
+            if my_turn && let Some(body) = state.body.take() {
+                if ticket.is_some() {
+                    state.queue.pop_front();
+                }
                 state.held_by = Some(me);
                 return Ok(body);
             }
             match state.held_by {
                 Some(holder) if holder == me => {
-                    return Err(BusError::Cycle(format!(
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Err(BusError::Cycle(format!(
                         "`{}` is already in this call chain",
                         slot.label
-                    )));
+                    ))));
                 }
-                Some(holder) => {
-                    if self.waits_on(holder, me) {
-                        return Err(BusError::Cycle(format!(
-                            "`{}` is held by a call chain that waits on this one",
-                            slot.label
-                        )));
-                    }
-                }
-                None => {
-                    return Err(BusError::NoProvider(format!(
-                        "`{}` (it is not running)",
+                Some(holder) if self.waits_on(holder, me) => {
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Err(BusError::Cycle(format!(
+                        "`{}` is held by a call chain that waits on this one",
                         slot.label
-                    )));
+                    ))));
                 }
+                Some(_) => {}
+                None if state.body.is_none() => {
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Absent);
+                }
+                // Idle, but others queued first: wait for our turn.
+                None => {}
             }
-            if state.waiting >= self.config.mailbox {
-                return Err(BusError::Busy(slot.label.clone()));
+            if ticket.is_none() {
+                if state.queue.len() >= self.config.mailbox {
+                    return Err(Untaken::Err(BusError::Busy(slot.label.clone())));
+                }
+                let t = state.next_ticket;
+                state.next_ticket += 1;
+                state.queue.push_back(t);
+                ticket = Some(t);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(BusError::Busy(slot.label.clone()));
+                leave(&mut state, ticket);
+                slot.freed.notify_all();
+                return Err(Untaken::Err(BusError::Busy(slot.label.clone())));
             }
-            state.waiting += 1;
             self.lock_waits().insert(me, slot.id);
             let (s, _) = slot
                 .freed
@@ -264,21 +404,38 @@ impl<B: Body> Bus<B> {
                 .unwrap_or_else(|p| p.into_inner());
             state = s;
             self.lock_waits().remove(&me);
-            state.waiting -= 1;
         }
     }
 
-    fn give_back(&self, slot: &Slot<B>, body: B) {
+    /// Put a body back after a call; a broken one leaves the bus instead,
+    /// with its leases, and its death is reported.
+    fn give_back(&self, slot: &Slot<B>, body: B, broken: Option<B::Fault>) {
         let mut state = slot.lock();
         state.held_by = None;
-        if !state.gone {
-            state.body = Some(body);
+        match &broken {
+            None if !state.gone => state.body = Some(body),
+            // Stopped meanwhile, or broken: the body goes (after the lock).
+            _ => {
+                if broken.is_some() {
+                    state.gone = true;
+                }
+                drop(state);
+                slot.freed.notify_all();
+                drop(body);
+                if let Some(fault) = broken {
+                    self.drop_leases(slot.id);
+                    if let Some(o) = &self.observer {
+                        o.broke(slot.id, &fault);
+                    }
+                }
+                return;
+            }
         }
         drop(state);
-        slot.freed.notify_one();
+        slot.freed.notify_all();
     }
 
-    fn lock_waits(&self) -> std::sync::MutexGuard<'_, HashMap<ThreadId, Ulid>> {
+    fn lock_waits(&self) -> MutexGuard<'_, HashMap<ThreadId, Ulid>> {
         self.waits.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -305,7 +462,16 @@ impl<B: Body> Bus<B> {
 
     /// Drop expired leases; returns how many.
     pub fn purge_expired(&self) -> usize {
-        self.leases.purge_expired(Instant::now())
+        let purged = self.leases.purge_expired(Instant::now());
+        let n = purged.len();
+        for (caller, endpoint, provider) in purged {
+            self.tell(LeaseEvent::Expired {
+                caller,
+                endpoint,
+                provider,
+            });
+        }
+        n
     }
 
     /// Every slot, for status.
@@ -316,5 +482,12 @@ impl<B: Body> Bus<B> {
             .values()
             .cloned()
             .collect()
+    }
+}
+
+/// Leave the mailbox queue, if this caller had a ticket in it.
+fn leave<B>(state: &mut SlotState<B>, ticket: Option<u64>) {
+    if let Some(t) = ticket {
+        state.queue.retain(|&q| q != t);
     }
 }

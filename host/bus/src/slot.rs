@@ -3,8 +3,10 @@
 //! A call takes the body out of the slot, runs the handler on the caller's
 //! own thread, and puts it back (the L4 fast path: no queue, no wake-up on
 //! another thread). A caller that finds the body taken waits in the slot's
-//! bounded mailbox; when the mailbox is full it gets `busy` at once.
+//! bounded mailbox, served in arrival order, so that one caller calling in a
+//! loop cannot starve the others; when the mailbox is full it gets `busy`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::thread::ThreadId;
@@ -15,9 +17,12 @@ pub(crate) struct SlotState<B> {
     pub(crate) body: Option<B>,
     /// The thread whose call chain holds the body, while it is in a call.
     pub(crate) held_by: Option<ThreadId>,
-    /// Callers waiting for the body: the mailbox.
-    pub(crate) waiting: usize,
-    /// Set when the Ente died or was stopped: no more calls.
+    /// Tickets of the callers waiting for the body, first come first served:
+    /// the mailbox.
+    pub(crate) queue: VecDeque<u64>,
+    pub(crate) next_ticket: u64,
+    /// Set when the body died or was taken off: no more calls until a new
+    /// body is installed.
     pub(crate) gone: bool,
 }
 
@@ -48,8 +53,9 @@ impl<B> Slot<B> {
             state: Mutex::new(SlotState {
                 body: None,
                 held_by: None,
-                waiting: 0,
-                gone: false,
+                queue: VecDeque::new(),
+                next_ticket: 0,
+                gone: true,
             }),
             freed: Condvar::new(),
             served: AtomicU64::new(0),
@@ -61,7 +67,7 @@ impl<B> Slot<B> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Calls this Ente has served.
+    /// Calls this Ente has served (over all its bodies).
     pub fn served(&self) -> u64 {
         self.served.load(Ordering::Relaxed)
     }
@@ -76,7 +82,7 @@ impl<B> Slot<B> {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Whether the Ente is on the bus (running, in a call or idle).
+    /// Whether the Ente has a body on the bus (in a call or idle).
     pub fn is_live(&self) -> bool {
         let state = self.lock();
         !state.gone && (state.body.is_some() || state.held_by.is_some())
@@ -84,6 +90,6 @@ impl<B> Slot<B> {
 
     /// Callers now waiting in the mailbox.
     pub fn waiting(&self) -> usize {
-        self.lock().waiting
+        self.lock().queue.len()
     }
 }

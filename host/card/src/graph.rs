@@ -4,7 +4,7 @@
 //! here, and the live host uses the same function when it links an Ente.
 
 use crate::fault::JsonPath;
-use crate::model::{Capability, Card};
+use crate::model::{Capability, Card, Endpoint, Payload, Supervision};
 use std::collections::HashMap;
 use std::fmt;
 use ulid::Ulid;
@@ -17,6 +17,23 @@ pub enum Route {
     Delegated,
     /// A right another Ente serves: these nodes provide it.
     Provided(Vec<NodeId>),
+}
+
+/// The interface of the mediator's endpoint ("ente-mediator-v1" in hex).
+pub const MEDIATOR_INTERFACE: &str = "656e74652d6d65646961746f722d7631";
+
+/// The mediator's endpoint, `656e…7631@1`. Who provides it decides every
+/// grant, so it is not served by whoever claims it: the seed holds it (it
+/// lists it in `provides`) and hands it to exactly one of its genesis
+/// children, the mediator. No other card may provide it, nor any card
+/// spawned later.
+pub fn mediator_endpoint() -> Capability {
+    Capability::Endpoint {
+        endpoint: Endpoint {
+            interface: MEDIATOR_INTERFACE.into(),
+            version: 1,
+        },
+    }
 }
 
 /// Whether `cap` is handed down the lineage tree (rather than served by an Ente).
@@ -75,6 +92,26 @@ pub enum GraphFault {
     },
     #[error("dependency cycle: {}: no start order exists", .entes.join(" -> "))]
     Cycle { entes: Vec<String> },
+    #[error(
+        "{at}: {ente} provides the mediator's endpoint, which only the seed can hand out: the mediator must be a genesis child of a seed that lists the endpoint in its provides"
+    )]
+    MediatorNotFromSeed { at: JsonPath, ente: String },
+    #[error(
+        "{at}: {second} provides the mediator's endpoint, which {first} already provides: a graph has one mediator"
+    )]
+    SecondMediator {
+        at: JsonPath,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "{at}: {ente} leaves its restarts to its parent (`Delegate`), but {parent} has no Wasm body to decide them: the parent of a Delegate child must be a Wasm Ente exporting ente:core/supervisor"
+    )]
+    DelegateWithoutSupervisor {
+        at: JsonPath,
+        ente: String,
+        parent: String,
+    },
 }
 
 impl GraphFault {
@@ -84,7 +121,10 @@ impl GraphFault {
             GraphFault::DuplicateId { at, .. }
             | GraphFault::Unprovided { at, .. }
             | GraphFault::Exceeds { at, .. } => *at = path,
-            GraphFault::Cycle { .. } => {}
+            GraphFault::Cycle { .. }
+            | GraphFault::MediatorNotFromSeed { .. }
+            | GraphFault::SecondMediator { .. }
+            | GraphFault::DelegateWithoutSupervisor { .. } => {}
         }
         self
     }
@@ -92,16 +132,33 @@ impl GraphFault {
 
 impl<'c> Graph<'c> {
     pub fn new(seed: &'c Card) -> Graph<'c> {
-        let mut nodes = Vec::new();
-        let mut stack = vec![(seed, None, JsonPath::root())];
+        let mut graph = Graph { nodes: Vec::new() };
+        graph.push_tree(seed, None);
+        graph
+    }
+
+    /// Add `card` and its genesis below `parent`, as a spawn does; returns
+    /// the node of `card`. [`Graph::check_from`] then checks what was added.
+    pub fn adopt(&mut self, parent: NodeId, card: &'c Card) -> NodeId {
+        self.push_tree(card, Some(parent))
+    }
+
+    fn push_tree(&mut self, top: &'c Card, parent: Option<NodeId>) -> NodeId {
+        let first = self.nodes.len();
+        let mut stack = vec![(top, parent, JsonPath::root())];
         while let Some((card, parent, path)) = stack.pop() {
-            let me = nodes.len();
+            let me = self.nodes.len();
             for (i, child) in card.genesis.iter().enumerate().rev() {
                 stack.push((child, Some(me), path.field("genesis").index(i)));
             }
-            nodes.push(Node { card, parent, path });
+            self.nodes.push(Node { card, parent, path });
         }
-        Graph { nodes }
+        first
+    }
+
+    /// The node of the Ente `id`, if it is in the graph.
+    pub fn find(&self, id: Ulid) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.card.id == id)
     }
 
     /// The capabilities a node holds and may hand down: the root holds what it
@@ -141,18 +198,44 @@ impl<'c> Graph<'c> {
 
     /// Every fault of the graph, all at once.
     pub fn check(&self) -> Vec<GraphFault> {
+        self.check_from(0)
+    }
+
+    /// Every fault of the nodes from `first` on (those a spawn adopted),
+    /// against the whole graph.
+    pub fn check_from(&self, first: NodeId) -> Vec<GraphFault> {
         let mut faults = Vec::new();
         let mut first_by_id: HashMap<Ulid, NodeId> = HashMap::new();
+        let mut mediator: Option<NodeId> = None;
         for (n, node) in self.nodes.iter().enumerate() {
-            if let Some(&first) = first_by_id.get(&node.card.id) {
+            let repeated = first_by_id.get(&node.card.id).copied();
+            if repeated.is_none() {
+                first_by_id.insert(node.card.id, n);
+            }
+            let provides_mediator = node.card.provides.contains(&mediator_endpoint());
+            let earlier_mediator = mediator;
+            if provides_mediator && node.parent.is_some() && mediator.is_none() {
+                mediator = Some(n);
+            }
+            if n < first {
+                continue;
+            }
+            if let Some(first) = repeated {
                 faults.push(GraphFault::DuplicateId {
                     at: node.path.field("id"),
                     id: node.card.id,
                     first: self.nodes[first].to_string(),
                     second: node.to_string(),
                 });
-            } else {
-                first_by_id.insert(node.card.id, n);
+            }
+            if provides_mediator {
+                faults.extend(self.mediator_fault(n, earlier_mediator));
+            }
+            // A grouping node has no body to end: its supervision never acts.
+            if node.card.supervision == Supervision::Delegate
+                && !matches!(node.card.payload, Payload::Virtual)
+            {
+                faults.extend(self.delegate_fault(n));
             }
             for (i, cap) in node.card.requires.iter().enumerate() {
                 if let Err(fault) = self.route(n, cap) {
@@ -175,6 +258,52 @@ impl<'c> Graph<'c> {
             faults.push(cycle);
         }
         faults
+    }
+
+    /// Whether node `n` may provide the mediator's endpoint: only as the one
+    /// genesis child of a seed that holds it.
+    fn mediator_fault(&self, n: NodeId, earlier: Option<NodeId>) -> Option<GraphFault> {
+        let node = &self.nodes[n];
+        let at = node.path.field("provides");
+        let from_seed = match node.parent {
+            // The seed itself lists it: that is how it holds the right.
+            None => return None,
+            Some(p) => {
+                let seed = &self.nodes[p];
+                // A card a spawn adopted is its own document (its path is the
+                // root): never a genesis child of the seed.
+                seed.parent.is_none()
+                    && seed.card.provides.contains(&mediator_endpoint())
+                    && node.path != JsonPath::root()
+            }
+        };
+        if !from_seed {
+            return Some(GraphFault::MediatorNotFromSeed {
+                at,
+                ente: node.to_string(),
+            });
+        }
+        let first = earlier?;
+        Some(GraphFault::SecondMediator {
+            at,
+            first: self.nodes[first].to_string(),
+            second: node.to_string(),
+        })
+    }
+
+    /// Whether node `n`, a `Delegate` child, has a parent that can decide.
+    fn delegate_fault(&self, n: NodeId) -> Option<GraphFault> {
+        let node = &self.nodes[n];
+        let parent = match node.parent {
+            Some(p) if matches!(self.nodes[p].card.payload, Payload::Wasm { .. }) => return None,
+            Some(p) => self.nodes[p].to_string(),
+            None => "the host (it is the seed)".to_owned(),
+        };
+        Some(GraphFault::DelegateWithoutSupervisor {
+            at: node.path.field("supervision"),
+            ente: node.to_string(),
+            parent,
+        })
     }
 
     /// The nodes each node depends on: the providers of what it requires.

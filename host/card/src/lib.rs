@@ -16,7 +16,9 @@ mod model;
 mod strict_json;
 
 pub use fault::{CardError, Fault, JsonPath, Rule};
-pub use graph::{Graph, GraphFault, Node, NodeId, Route, is_delegated};
+pub use graph::{
+    Graph, GraphFault, MEDIATOR_INTERFACE, Node, NodeId, Route, is_delegated, mediator_endpoint,
+};
 pub use model::{
     Capability, Card, Cgroup, DeviceClass, Digest, Endpoint, Fake, Namespaces, NetlinkFamily,
     Payload, Rlimits, SCHEMA_VERSION, Soma, Supervision,

@@ -11,8 +11,7 @@
 
 mod raw;
 
-use ente::up::glue::{BusLink, EnteBody};
-use ente_bus::{Bus, BusConfig, Decision, Mediator};
+use ente_bus::{Bus, BusConfig, Decision, Mediator, Unserved};
 use ente_card::Endpoint;
 use ente_runtime::{Grants, Identity, Incarnation, JournalSink, Level, Ports, Runtime, bindings};
 use std::path::{Path, PathBuf};
@@ -23,6 +22,58 @@ use ulid::Ulid;
 const ROUNDS: usize = 41;
 const BATCH: usize = 200;
 const IDLE_ENTES: usize = 1000;
+
+/// An instance as a body on a bare bus.
+struct EnteBody(ente_runtime::Instance);
+
+impl ente_bus::Body for EnteBody {
+    type Fault = String;
+
+    fn handle(
+        &mut self,
+        from: Ulid,
+        target: &Endpoint,
+        body: &[u8],
+    ) -> Result<Vec<u8>, Unserved<String>> {
+        let target = bindings::Endpoint {
+            interface: target.interface.clone(),
+            version: target.version,
+        };
+        match self.0.handle(&from.to_string(), &target, body) {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(refusal)) => Err(Unserved::Refused(refusal)),
+            Err(e) => Err(Unserved::Broke(e.to_string())),
+        }
+    }
+
+    fn broken(&self) -> Option<String> {
+        self.0.broken().map(ToString::to_string)
+    }
+}
+
+/// The bare bus as a guest's `ente:core/bus`.
+struct BusLink(std::sync::Weak<Bus<EnteBody>>);
+
+impl ente_runtime::BusPort for BusLink {
+    fn invoke(
+        &self,
+        caller: &Identity,
+        target: bindings::Endpoint,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, bindings::BusError> {
+        let bus = self.0.upgrade().ok_or(bindings::BusError::NoProvider)?;
+        let caller = caller
+            .id
+            .parse()
+            .map_err(|_| bindings::BusError::NoProvider)?;
+        let target = Endpoint {
+            interface: target.interface,
+            version: target.version,
+        };
+        bus.invoke(caller, &target, &body)
+            .map_err(|e| bindings::BusError::ProviderFailed(e.to_string()))
+    }
+}
 
 struct Quiet;
 impl JournalSink for Quiet {
@@ -93,8 +144,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(home)?;
     let runtime = Runtime::open(home)?;
     let engine = runtime.engine().clone();
-    let echo = runtime.load(&runtime.cas().add_file(&guest("echo"))?)?;
-    let client = runtime.load(&runtime.cas().add_file(&guest("client"))?)?;
+    let echo = runtime.load(&runtime.cas().add_file(&guest("echo"))?.0)?;
+    let client = runtime.load(&runtime.cas().add_file(&guest("client"))?.0)?;
     let journal: Arc<dyn JournalSink> = Arc::new(Quiet);
     let journal_only = Grants {
         journal: true,
@@ -115,11 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         id: Ulid::new().to_string(),
         label: "echo".into(),
     };
-    let ports = Ports {
-        journal: journal.clone(),
-        bus: None,
-        graph_view: None,
-    };
+    let ports = Ports::journal_only(journal.clone());
     let mut keep_e = Vec::with_capacity(BATCH);
     let mut keep_r = Vec::with_capacity(BATCH);
     let (e, r) = compare(
@@ -184,9 +231,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let client_bp = runtime.prepare("client", &client, client_grants, std::slice::from_ref(&ep))?;
     let client_ports = Ports {
-        journal: journal.clone(),
         bus: Some(Arc::new(BusLink(Arc::downgrade(&bus)))),
-        graph_view: None,
+        ..Ports::journal_only(journal.clone())
     };
     let client_id = Identity {
         id: Ulid::new().to_string(),

@@ -8,14 +8,17 @@ mod devices;
 mod entropy;
 mod signals;
 
-use crate::up::{self, Status};
+use crate::up::Status;
 use devices::Devices;
+use ente_core::{Ending, Event, Kind, Next, Signal};
 use ente_kernel::power::{Finish, finish};
 use ente_kernel::{kmsg, monotonic_ms, reaper, surface};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 
 /// Where the image puts the seed card, unless `ente.seed=` on the kernel
 /// command line names another.
@@ -85,9 +88,9 @@ fn seed_path() -> PathBuf {
 ///
 /// The critical path to a ready graph holds only what the graph needs: /proc,
 /// /sys and /dev, the uevent socket (so that no device is missed), the seed
-/// card and the runtime. The event loop, the rest of the surface, the module
-/// index, cgroup controllers and coldplug follow; signals and uevents wait
-/// for them in the kernel.
+/// card and the runtime. The rest of the surface, the module index, cgroup
+/// controllers and coldplug follow once the graph settled; signals and
+/// uevents wait for them in the kernel.
 fn run(t_init: u64, held: Result<(), String>) -> Finish {
     for e in surface::mount_all(surface::Phase::Boot) {
         alarm!("{e}");
@@ -121,88 +124,158 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     if let Err(e) = surface::set_hostname(&card.label) {
         alarm!("{e}");
     }
-    let host = match up::boot_card(
+    let status = Arc::new(Status::new(false).with_clock(monotonic_ms));
+    let built = crate::host::build(
         Path::new(HOME),
         &seed,
-        &card,
-        Status::new(false).with_clock(monotonic_ms),
+        card,
+        ente_core::Config::default(),
         ente_runtime::Profile::Portable,
-    ) {
-        Ok(host) => host,
+    );
+    let (core, handles) = match built {
+        Ok(built) => built,
         Err(message) => {
             alarm!("the graph cannot start:\n{message}");
             say!("powering off");
             return Finish::PowerOff;
         }
     };
-    let (ready, total) = host.readiness();
-    let t_ready = monotonic_ms();
-    say!(
-        "graph ready: {ready} of {total} Entes in {} ms since /init",
-        t_ready.saturating_sub(t_init)
-    );
-
+    status.note("runtime open");
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            alarm!("cannot start the event loop: {e}; stopping the graph");
-            up::shutdown(&host);
+            alarm!("cannot start the event loop: {e}; powering off");
             return Finish::PowerOff;
         }
     };
-    // A panic in the loop still stops the graph in order before power-off.
+    // A panic in the loop still ends in an orderly power-off.
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rt.block_on(serve(&host, devices))
+        rt.block_on(serve(core, handles, status, devices, t_init))
     }));
     let how = served.unwrap_or_else(|_| {
         alarm!("the event loop panicked; powering off in order");
         Finish::PowerOff
     });
-    let t_stop = monotonic_ms();
-    say!("orderly shutdown ({how:?}): stopping the graph");
-    up::shutdown(&host);
-    say!(
-        "graph stopped in {} ms; syncing",
-        monotonic_ms().saturating_sub(t_stop)
-    );
+    say!("syncing; {how:?}");
     how
 }
 
-/// The event loop: reap, hotplug, signals and the power key until the end.
-async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
-    let signals = [
-        (SignalKind::child(), "SIGCHLD"),
-        (SignalKind::terminate(), "SIGTERM"),
-        (SignalKind::interrupt(), "SIGINT"),
-        (SignalKind::from_raw(nix::libc::SIGPWR), "SIGPWR"),
-        (
-            SignalKind::from_raw(nix::libc::SIGRTMIN() + 5),
-            "SIGRTMIN+5 (reboot)",
-        ),
-    ];
-    let mut watched = Vec::new();
-    for (kind, name) in signals {
-        match signal(kind) {
-            Ok(s) => watched.push(s),
-            Err(e) => {
-                alarm!("cannot watch {name}: {e}; powering off");
-                return Finish::PowerOff;
-            }
-        }
-    }
-    let [mut chld, mut term, mut int, mut pwr, mut reboot] = match <[_; 5]>::try_from(watched) {
+/// The loop of the core, fed by PID 1's sources: signals, reaped children,
+/// uevents and the power key.
+async fn serve(
+    core: ente_core::Core,
+    handles: ente_core::Handles,
+    status: Arc<Status>,
+    devices: Devices,
+    t_init: u64,
+) -> Finish {
+    let inbox = handles.inbox.clone();
+    let signals = match Signals::watch() {
         Ok(s) => s,
-        Err(_) => return Finish::PowerOff,
+        Err(e) => {
+            alarm!("{e}; powering off");
+            return Finish::PowerOff;
+        }
     };
     // Watched now: what arrived during boot is delivered.
     if let Err(e) = signals::release() {
         alarm!("cannot release the signals held during boot: {e}");
     }
+    tokio::spawn(signals.forward(inbox.clone()));
+    let mut events = handles.spine.subscribe();
+    let shown = tokio::spawn(async move {
+        let mut devices = Some(devices);
+        loop {
+            match events.next().await {
+                Next::Event(e) => {
+                    status.show(&e);
+                    match &e.kind {
+                        Kind::Settled { ready, bodies } => {
+                            say!(
+                                "graph ready: {ready} of {bodies} Entes in {} ms since /init",
+                                monotonic_ms().saturating_sub(t_init)
+                            );
+                            // After the graph: the rest of the surface, and devices.
+                            if let Some(d) = devices.take() {
+                                tokio::spawn(settle(d, inbox.clone()));
+                            }
+                        }
+                        Kind::ShutdownBegun { why } => {
+                            say!("orderly shutdown ({why}): stopping the graph");
+                        }
+                        Kind::ShutdownDone => say!("graph stopped at {} ms", monotonic_ms()),
+                        _ => {}
+                    }
+                }
+                Next::Missed(n) => say!("({n} events not shown: the console fell behind)"),
+                Next::Closed => return,
+            }
+        }
+    });
+    let ending = core.run().await;
+    drop(handles);
+    let _ = tokio::time::timeout(Duration::from_millis(200), shown).await;
+    match ending {
+        Ending::Stopped => Finish::PowerOff,
+        Ending::Reboot => Finish::Reboot,
+    }
+}
 
-    host.refresh();
+/// The signals PID 1 acts on.
+struct Signals {
+    chld: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    pwr: tokio::signal::unix::Signal,
+    reboot: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn watch() -> Result<Signals, String> {
+        let watch =
+            |kind, name: &str| signal(kind).map_err(|e| format!("cannot watch {name}: {e}"));
+        Ok(Signals {
+            chld: watch(SignalKind::child(), "SIGCHLD")?,
+            term: watch(SignalKind::terminate(), "SIGTERM")?,
+            int: watch(SignalKind::interrupt(), "SIGINT")?,
+            pwr: watch(SignalKind::from_raw(nix::libc::SIGPWR), "SIGPWR")?,
+            reboot: watch(
+                SignalKind::from_raw(nix::libc::SIGRTMIN() + 5),
+                "SIGRTMIN+5",
+            )?,
+        })
+    }
+
+    /// Hand each signal to the core (and reap on SIGCHLD), for as long as it runs.
+    async fn forward(mut self, inbox: mpsc::Sender<Event>) {
+        loop {
+            let event = tokio::select! {
+                _ = self.chld.recv() => {
+                    for r in reaper::reap_all() {
+                        if inbox.send(Event::Reaped(r)).await.is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                _ = self.term.recv() => Event::Signal(Signal::Stop("SIGTERM")),
+                _ = self.int.recv() => Event::Signal(Signal::Stop("SIGINT")),
+                _ = self.pwr.recv() => Event::Signal(Signal::Stop("SIGPWR")),
+                _ = self.reboot.recv() => Event::Signal(Signal::Reboot),
+            };
+            if inbox.send(event).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// After the graph settled: the rest of the surface, cgroup controllers,
+/// coldplug, then uevents and the power key for as long as the host runs.
+async fn settle(mut devices: Devices, inbox: mpsc::Sender<Event>) {
     for e in surface::mount_all(surface::Phase::Settle) {
         alarm!("{e}");
     }
@@ -222,21 +295,12 @@ async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
         devices.seen
     );
     for e in devices.take_published() {
-        host.deliver_uevent(&e);
+        if inbox.send(Event::Uevent(e)).await.is_err() {
+            return;
+        }
     }
-
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
-            _ = chld.recv() => {
-                for r in reaper::reap_all() {
-                    say!("reaped {r}");
-                }
-            }
-            _ = term.recv() => break Finish::PowerOff,
-            _ = int.recv() => break Finish::PowerOff,
-            _ = pwr.recv() => break Finish::PowerOff,
-            _ = reboot.recv() => break Finish::Reboot,
             readable = async {
                 match &uevents {
                     Some(fd) => fd.readable().await.map(|mut g| g.clear_ready()),
@@ -246,7 +310,9 @@ async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
                 if let (Ok(()), Some(fd)) = (readable, &uevents) {
                     devices.drain(fd.get_ref());
                     for e in devices.take_published() {
-                        host.deliver_uevent(&e);
+                        if inbox.send(Event::Uevent(e)).await.is_err() {
+                            return;
+                        }
                     }
                     if power.is_none() {
                         power = devices.take_power_button().and_then(watch);
@@ -261,12 +327,11 @@ async fn serve(host: &up::Host, mut devices: Devices) -> Finish {
             } => {
                 if pressed {
                     say!("power key pressed at {} ms", monotonic_ms());
-                    break Finish::PowerOff;
+                    if inbox.send(Event::Signal(Signal::Stop("power key"))).await.is_err() {
+                        return;
+                    }
                 }
                 power = None;
-            }
-            _ = tick.tick() => {
-                host.purge_leases();
             }
         }
     }

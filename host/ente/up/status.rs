@@ -1,143 +1,158 @@
-//! The live status of `ente up`: a line per Ente with its state, the calls
-//! it served and the errors, and its latest journal lines under it.
+//! The live status: a consumer of the event spine. On a terminal it redraws
+//! a table in place (a row per Ente: its state, calls served and failed,
+//! running time, restarts, with its latest journal lines); otherwise (a
+//! pipe, a log, PID 1's console) it prints each event as a line, journal
+//! lines among them, in the spine's order.
 
 use crate::console;
-use ente_runtime::{Identity, JournalSink, Level};
-use std::collections::VecDeque;
+use ente_core::{Handles, Kind, Next, Occurrence, Phase, Subscription};
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 /// Journal lines kept per Ente for the screen.
 const KEPT_LINES: usize = 3;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    Starting,
-    Ready,
-    /// A grouping node: nothing runs.
-    Grouping,
-    Failed(String),
-    Stopped,
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            State::Starting => f.write_str("starting"),
-            State::Ready => f.write_str("ready"),
-            State::Grouping => f.write_str("group"),
-            State::Failed(why) => write!(f, "failed: {why}"),
-            State::Stopped => f.write_str("stopped"),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Row {
-    id: String,
-    label: String,
-    state: State,
-    served: u64,
-    errors: u64,
-    lines: VecDeque<String>,
-}
-
-/// The screen: rows in start order, and where journal lines go.
 #[derive(Debug)]
 pub struct Status {
-    rows: Mutex<Vec<Row>>,
     tty: bool,
-    last: Mutex<String>,
-    /// Stamps state changes with this clock (PID 1: monotonic ms since boot).
+    /// Stamps lines with this clock (PID 1: monotonic ms since boot).
     clock: Option<fn() -> u64>,
+    lines: Mutex<HashMap<String, VecDeque<String>>>,
+    last: Mutex<String>,
 }
 
 impl Status {
-    /// `tty`: redraw in place (a terminal) or print changes as lines (a log,
-    /// a pipe, PID 1's serial console).
+    /// `tty`: redraw in place (a terminal) or print changes as lines.
     pub fn new(tty: bool) -> Status {
         Status {
-            rows: Mutex::new(Vec::new()),
             tty,
-            last: Mutex::new(String::new()),
             clock: None,
+            lines: Mutex::new(HashMap::new()),
+            last: Mutex::new(String::new()),
         }
     }
 
-    /// A line about the host itself, stamped when a clock is set.
-    pub fn note(&self, text: &str) {
-        if let Some(now) = self.clock {
-            console::line(&format!("ente: {text} (at {} ms)", now()));
-        }
-    }
-
-    /// State changes printed with the time `clock` gives.
+    /// Lines stamped with the time `clock` gives.
     pub fn with_clock(mut self, clock: fn() -> u64) -> Status {
         self.clock = Some(clock);
         self
     }
 
-    fn rows(&self) -> std::sync::MutexGuard<'_, Vec<Row>> {
-        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    fn stamped(&self, text: &str) -> String {
+        match self.clock {
+            Some(now) => format!("{text} (at {} ms)", now()),
+            None => text.to_owned(),
+        }
     }
 
-    pub fn add(&self, id: String, label: String, state: State) {
-        self.rows().push(Row {
-            id,
-            label,
-            state,
-            served: 0,
-            errors: 0,
-            lines: VecDeque::new(),
-        });
+    /// A line about the host itself, shown when a clock is set.
+    pub fn note(&self, text: &str) {
+        if self.clock.is_some() {
+            console::line(&format!("ente: {}", self.stamped(text)));
+        }
     }
 
-    pub fn set(&self, id: &str, state: State) {
-        if let Some(row) = self.rows().iter_mut().find(|r| r.id == id) {
-            if !self.tty && row.state != state {
-                console::line(&match self.clock {
-                    Some(now) => format!("{}: {state} (at {} ms)", row.label, now()),
-                    None => format!("{}: {state}", row.label),
-                });
+    /// The latest journal lines of the Ente `id`.
+    pub fn journal_of(&self, id: &str) -> Vec<String> {
+        self.lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Show one event of the spine (printed as a line when not on a terminal).
+    pub fn show(&self, e: &Occurrence) {
+        let label = e.ente.as_ref().map_or("", |(_, l)| l.as_str());
+        if let Kind::Journal { level, text } = &e.kind {
+            let shown = format!("{}: {text}", level.name());
+            if !self.tty {
+                console::line(&format!("  [{label}] {shown}"));
             }
-            row.state = state;
+            if let Some((id, _)) = &e.ente {
+                let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+                let kept = lines.entry(id.to_string()).or_default();
+                if kept.len() == KEPT_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(shown);
+            }
+            return;
         }
-    }
-
-    pub fn counts(&self, id: &str, served: u64, errors: u64) {
-        if let Some(row) = self.rows().iter_mut().find(|r| r.id == id) {
-            row.served = served;
-            row.errors = errors;
+        if self.tty {
+            return;
         }
-    }
-
-    /// The latest journal lines of the Ente labelled `label`.
-    pub fn journal_of(&self, label: &str) -> Vec<String> {
-        self.rows()
-            .iter()
-            .filter(|r| r.label == label)
-            .flat_map(|r| r.lines.iter().cloned())
-            .collect()
+        let line = match &e.kind {
+            Kind::Journal { .. } => return,
+            Kind::State { to, detail, .. } => {
+                if *to == Phase::Stopped {
+                    console::line(&format!("stopped `{label}`"));
+                }
+                format!("{label}: {detail}")
+            }
+            Kind::Died { cause, .. } => format!("{label}: its body ended: {cause}"),
+            Kind::Refused { request, why, .. } => format!("{label}: {request} refused: {why}"),
+            Kind::Spawned { .. } => format!("{label}: spawned"),
+            Kind::Dropped { what, count } => {
+                format!("{label}: {what} dropped, its queue full ({count} so far)")
+            }
+            Kind::Lease(ente_bus::LeaseEvent::Denied { reason, .. }) => {
+                format!("lease denied: {reason}")
+            }
+            Kind::Settled { ready, bodies } => {
+                format!("graph settled: {ready} of {bodies} Entes ready")
+            }
+            Kind::ShutdownBegun { why } => {
+                format!("{why}: stopping every Ente, children first, in reverse start order")
+            }
+            Kind::ShutdownDone => "every Ente stopped".to_owned(),
+            Kind::Lease(_)
+            | Kind::StartFailed { .. }
+            | Kind::Uevent { .. }
+            | Kind::Reaped { .. }
+            | Kind::Signal { .. } => return,
+        };
+        console::line(&self.stamped(&line));
     }
 
     /// Draw the table: redrawn in place on a terminal, printed when it
     /// changed otherwise.
-    pub fn draw(&self) {
+    pub fn draw(&self, handles: &Handles) {
         let mut out = String::new();
-        for row in self.rows().iter() {
+        let rows: Vec<(String, String, String, u64, u32)> = handles
+            .read()
+            .iter()
+            .map(|r| {
+                (
+                    r.id.to_string(),
+                    r.label().to_owned(),
+                    r.state.to_string(),
+                    r.counters.cpu_ns.load(Ordering::Relaxed),
+                    r.restarts,
+                )
+            })
+            .collect();
+        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, label, state, cpu_ns, restarts) in rows {
+            let (served, errors) = id
+                .parse()
+                .ok()
+                .and_then(|id| handles.bus.slot(id))
+                .map_or((0, 0), |s| (s.served(), s.errors()));
             out.push_str(&format!(
-                "{:<16} {:<28} served {:>6}  errors {:>4}\n",
-                row.label,
-                row.state.to_string(),
-                row.served,
-                row.errors
+                "{label:<16} {state:<28} served {served:>6}  errors {errors:>4}  cpu {:>6} ms  restarts {restarts}\n",
+                cpu_ns / 1_000_000
             ));
             if self.tty {
-                for line in &row.lines {
+                for line in lines.get(&id).into_iter().flatten() {
                     out.push_str(&format!("    {line}\n"));
                 }
             }
         }
+        drop(lines);
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
         if *last == out {
             return;
@@ -154,19 +169,17 @@ impl Status {
         }
         *last = out;
     }
-}
 
-impl JournalSink for Status {
-    fn line(&self, ente: &Identity, level: Level, text: &str) {
-        let shown = format!("{}: {text}", ente_runtime::level_name(level));
-        if !self.tty {
-            console::line(&format!("  [{}] {shown}", ente.label));
-        }
-        if let Some(row) = self.rows().iter_mut().find(|r| r.id == ente.id) {
-            if row.lines.len() == KEPT_LINES {
-                row.lines.pop_front();
+    /// Show the spine's events as they come, until it closes.
+    pub async fn follow(&self, mut events: Subscription) {
+        loop {
+            match events.next().await {
+                Next::Event(e) => self.show(&e),
+                Next::Missed(n) => {
+                    console::line(&format!("({n} events not shown: the status fell behind)"))
+                }
+                Next::Closed => return,
             }
-            row.lines.push_back(shown);
         }
     }
 }

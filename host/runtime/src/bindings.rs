@@ -8,5 +8,7 @@ wasmtime::component::bindgen!({
 
 pub use ente::core::devices::Uevent;
 pub use ente::core::journal::Level;
-pub use ente::core::types::{BusError, Capability, DeviceClass, Endpoint, NetlinkFamily};
+pub use ente::core::types::{
+    BusError, Capability, DeviceClass, Endpoint, ExitCause, NetlinkFamily,
+};
 pub use exports::ente::core::mediator::{Decision, Grant};

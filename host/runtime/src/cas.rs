@@ -51,7 +51,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per write: two threads (or hosts) may write the same file at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
@@ -86,21 +89,26 @@ impl Cas {
         self.path(digest).is_file()
     }
 
-    /// Store `bytes`; returns their digest. Storing the same bytes twice is a no-op.
-    pub fn add(&self, bytes: &[u8]) -> Result<Digest, CasError> {
+    /// Store `bytes`; returns their digest, and whether a blob stored under
+    /// it held other bytes (corrupt or tampered) and was replaced. Storing
+    /// the same bytes twice writes nothing the second time.
+    pub fn add(&self, bytes: &[u8]) -> Result<(Digest, bool), CasError> {
         let digest = digest_of(bytes);
         let path = self.path(&digest);
-        if !path.is_file() {
-            write_atomic(&path, bytes).map_err(|source| CasError::Io {
-                dir: self.dir.clone(),
-                source,
-            })?;
-        }
-        Ok(digest)
+        let repaired = match std::fs::read(&path) {
+            Ok(held) if digest_of(&held) == digest => return Ok((digest, false)),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        write_atomic(&path, bytes).map_err(|source| CasError::Io {
+            dir: self.dir.clone(),
+            source,
+        })?;
+        Ok((digest, repaired))
     }
 
-    /// Store the file at `file`.
-    pub fn add_file(&self, file: &Path) -> Result<Digest, CasError> {
+    /// Store the file at `file` (see [`Cas::add`]).
+    pub fn add_file(&self, file: &Path) -> Result<(Digest, bool), CasError> {
         let bytes = read_capped(file)?;
         self.add(&bytes)
     }

@@ -10,14 +10,15 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// Bytes of each memory and table slot kept resident between Entes.
 pub const KEEP_RESIDENT: usize = 256 << 10;
 
-/// How many Entes one host can hold at once (component instances in the pool).
+/// How many Entes one host can hold at once unless told otherwise
+/// (component instances in the pool).
 pub const MAX_ENTES: u32 = 4096;
 
 /// Address space reserved for each linear memory, and the guard after it.
 const MEMORY_RESERVATION: u64 = 1 << 30;
 const MEMORY_GUARD: u64 = 32 << 20;
 /// The most a linear memory can grow to.
-const MAX_MEMORY: usize = 1 << 30;
+pub(crate) const MAX_MEMORY: usize = 1 << 30;
 
 /// Which machine code the engine writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,14 +60,25 @@ fn host_triple() -> String {
 /// The engine every Ente runs on: the pooling allocator (instantiation in a
 /// few microseconds, no mmap per instance) and epoch interruption (a guest in
 /// an endless loop is stopped at its deadline).
-pub fn new_engine(profile: Profile) -> wasmtime::Result<Engine> {
+///
+/// `entes` is how many Entes the pool holds. Each component is held to the
+/// limits in [`crate::limits`] (core instances, memories, tables), so that
+/// one Ente cannot take the slots of the others.
+pub fn new_engine(profile: Profile, entes: u32) -> wasmtime::Result<Engine> {
+    use crate::limits::{MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES};
     let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(MAX_ENTES)
+    pool.total_component_instances(entes)
         // A Rust component holds a few core instances (its module and the
-        // adapter shims), one memory and a few tables.
-        .total_core_instances(MAX_ENTES * 4)
-        .total_memories(MAX_ENTES)
-        .total_tables(MAX_ENTES * 4)
+        // adapter shims), one memory and a few tables; the totals leave
+        // room for Entes with more, and the per-component limits keep any
+        // one of them from taking the rest.
+        .total_core_instances(entes.saturating_mul(4))
+        .total_memories(entes.saturating_mul(2))
+        .total_tables(entes.saturating_mul(4))
+        .max_core_instances_per_component(MAX_CORE_INSTANCES)
+        .max_memories_per_component(MAX_MEMORIES)
+        .max_tables_per_component(MAX_TABLES)
+        .table_elements(MAX_TABLE_ELEMENTS)
         // Fiber stacks serve only async calls, which ente never makes; a pool
         // of them costs one guard-page mprotect per slot at start-up.
         .total_stacks(0)
@@ -217,7 +229,7 @@ mod tests {
         // this fails: change `settings()` (or the tag) with it, so that old
         // artifacts are not taken for new ones.
         use std::hash::Hash;
-        let engine = new_engine(Profile::Portable).expect("portable engine");
+        let engine = new_engine(Profile::Portable, MAX_ENTES).expect("portable engine");
         let mut h = blake3::Hasher::new();
         engine
             .precompile_compatibility_hash()
@@ -234,8 +246,8 @@ mod tests {
     fn a_native_fingerprint_follows_what_the_engine_inferred_from_the_cpu() {
         // The same profile, engines that generate different code: a native
         // engine infers this CPU's features, a portable one assumes none.
-        let native = new_engine(Profile::Native).expect("native engine");
-        let portable = new_engine(Profile::Portable).expect("portable engine");
+        let native = new_engine(Profile::Native, MAX_ENTES).expect("native engine");
+        let portable = new_engine(Profile::Portable, MAX_ENTES).expect("portable engine");
         assert_ne!(
             fingerprint(&native, Profile::Native),
             fingerprint(&portable, Profile::Native)

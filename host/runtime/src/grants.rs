@@ -54,7 +54,7 @@ impl Grants {
     /// Whether the linker defines `name` (an interface without version).
     pub fn allows(&self, name: &str) -> bool {
         BASELINE.contains(&name)
-            || name == "ente:core/types"
+            || EVERY_ENTE.contains(&name)
             || (self.journal && name == "ente:core/journal")
             || (self.bus && name == "ente:core/bus")
             || (self.graph && name == "ente:core/graph")
@@ -86,6 +86,10 @@ pub const BASELINE: &[&str] = &[
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
 ];
+
+/// The `ente:core` interfaces every Ente may import: the shared types, and
+/// its own wake-ups (bounded per Ente, reaching nothing outside it).
+pub const EVERY_ENTE: &[&str] = &["ente:core/types", "ente:core/timer"];
 
 /// Which interfaces of [`BASELINE`] a component imports (a bit per entry).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -222,3 +226,7 @@ pub const LIFECYCLE_EXPORT: &str = "ente:core/lifecycle@0.1.0";
 pub const MEDIATOR_EXPORT: &str = "ente:core/mediator@0.1.0";
 /// The export through which a device holder receives uevents.
 pub const DEVICE_EVENTS_EXPORT: &str = "ente:core/device-events@0.1.0";
+/// The export through which an Ente receives its wake-ups.
+pub const TIMER_EVENTS_EXPORT: &str = "ente:core/timer-events@0.1.0";
+/// The export of a parent that decides its `Delegate` children's restarts.
+pub const SUPERVISOR_EXPORT: &str = "ente:core/supervisor@0.1.0";

@@ -1,39 +1,141 @@
-//! A live Ente body: its store and its typed exports. Every call has a
-//! deadline; a trap or a missed deadline leaves the instance failed, and
-//! every later call says so instead of re-entering it.
+//! A live Ente body: its store and its typed exports. Every call runs under
+//! a deadline and can be killed (see [`crate::interrupt`]); a trap, a missed
+//! deadline, a kill or the memory limit breaks the body, and every later
+//! call says so instead of re-entering it. Each fault is typed, so that
+//! supervision branches on the variant, never on a message.
 
-use crate::bindings::exports::ente::core::{device_events, handler, lifecycle, mediator};
-use crate::bindings::{Decision, Endpoint, Uevent};
-use crate::runtime::EPOCH_TICK;
+use crate::bindings::exports::ente::core::{
+    device_events, handler, lifecycle, mediator, supervisor, timer_events,
+};
+use crate::bindings::{Decision, Endpoint, ExitCause, Uevent};
+use crate::cpu::CpuCounter;
+use crate::interrupt::{Clock, DeadlineReached, Interrupt, Killed};
+use crate::limits::{MemoryLimitReached, TableLimitReached};
 use crate::state::EnteState;
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::Store;
 
-/// How long a call may run unless the caller says otherwise.
+/// How long a call may run unless the host says otherwise.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+/// The longest refusal text (a handler's or `start`'s error) kept, in bytes.
+pub const MAX_REFUSAL: usize = 4096;
+
+/// Why a body broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    #[error("trapped in `{call}`: {message}")]
+    Trap {
+        call: &'static str,
+        /// wasmtime's trap code (`UnreachableCodeReached`, `StackOverflow`,
+        /// ...), when the fault was a trap of the guest's own code.
+        code: Option<String>,
+        message: String,
+    },
+    #[error("`{call}` ran past its deadline of {budget:?}")]
+    Deadline {
+        call: &'static str,
+        budget: Duration,
+    },
+    #[error("memory limit of {limit} bytes reached in `{call}` (it asked for {wanted})")]
+    MemoryLimit {
+        call: &'static str,
+        limit: u64,
+        wanted: u64,
+    },
+    #[error("killed by the host in `{call}`: {why}")]
+    Killed { call: &'static str, why: String },
+}
+
+impl Fault {
+    /// The fault `e` stands for, raised in `call`.
+    pub fn of(call: &'static str, e: &wasmtime::Error) -> Fault {
+        if let Some(m) = e.downcast_ref::<MemoryLimitReached>() {
+            return Fault::MemoryLimit {
+                call,
+                limit: m.limit,
+                wanted: m.wanted,
+            };
+        }
+        if let Some(d) = e.downcast_ref::<DeadlineReached>() {
+            return Fault::Deadline {
+                call,
+                budget: d.budget,
+            };
+        }
+        if let Some(k) = e.downcast_ref::<Killed>() {
+            return Fault::Killed {
+                call,
+                why: k.why.clone(),
+            };
+        }
+        // The trap (or the host's error) itself, without the wasm
+        // backtrace wasmtime wraps around it.
+        let (code, message) = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(t) => (Some(format!("{t:?}")), t.to_string()),
+            None => (
+                e.downcast_ref::<TableLimitReached>()
+                    .map(|_| "TableLimit".to_owned()),
+                e.root_cause().to_string(),
+            ),
+        };
+        Fault::Trap {
+            call,
+            code,
+            message: crate::host::clean(&message, MAX_REFUSAL),
+        }
+    }
+
+    /// The fault as `ente:core/types.exit-cause`.
+    pub fn to_wit(&self) -> ExitCause {
+        match self {
+            Fault::Trap { .. } => ExitCause::Trapped(self.to_string()),
+            Fault::Deadline { .. } => ExitCause::Deadline(self.to_string()),
+            Fault::MemoryLimit { limit, .. } => ExitCause::MemoryLimit(*limit),
+            Fault::Killed { .. } => ExitCause::Killed(self.to_string()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CallError {
     #[error("Ente `{ente}` does not export `{export}`")]
     NoExport { ente: String, export: &'static str },
-    #[error("Ente `{ente}` trapped in `{export}`: {message}")]
-    Trap {
-        ente: String,
-        export: &'static str,
-        message: String,
-    },
-    #[error("Ente `{ente}` failed earlier and takes no more calls")]
-    Failed { ente: String },
+    /// This call broke the body.
+    #[error("Ente `{ente}` {fault}")]
+    Broke { ente: String, fault: Fault },
+    /// An earlier call broke it.
+    #[error("Ente `{ente}` is broken ({fault}) and takes no more calls")]
+    Broken { ente: String, fault: Fault },
+}
+
+/// Which of the interfaces the host drives a component exports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exports {
+    pub lifecycle: bool,
+    pub handler: bool,
+    pub mediator: bool,
+    pub device_events: bool,
+    pub timer_events: bool,
+    pub supervisor: bool,
+}
+
+pub(crate) struct Guests {
+    pub(crate) lifecycle: Option<lifecycle::Guest>,
+    pub(crate) handler: Option<handler::Guest>,
+    pub(crate) mediator: Option<mediator::Guest>,
+    pub(crate) device_events: Option<device_events::Guest>,
+    pub(crate) timer_events: Option<timer_events::Guest>,
+    pub(crate) supervisor: Option<supervisor::Guest>,
 }
 
 pub struct Instance {
     store: Store<EnteState>,
-    lifecycle: Option<lifecycle::Guest>,
-    handler: Option<handler::Guest>,
-    mediator: Option<mediator::Guest>,
-    device_events: Option<device_events::Guest>,
-    failed: bool,
+    guests: Guests,
+    broken: Option<Fault>,
     deadline: Duration,
+    cpu: CpuCounter,
+    interrupt: Arc<Interrupt>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -44,22 +146,24 @@ impl std::fmt::Debug for Instance {
     }
 }
 
+/// The decision of a parent's `supervisor.on-child-exit`.
+pub use crate::bindings::exports::ente::core::supervisor::Decision as SupervisorDecision;
+
 impl Instance {
     pub(crate) fn new(
         store: Store<EnteState>,
-        lifecycle: Option<lifecycle::Guest>,
-        handler: Option<handler::Guest>,
-        mediator: Option<mediator::Guest>,
-        device_events: Option<device_events::Guest>,
+        guests: Guests,
+        deadline: Duration,
+        cpu: CpuCounter,
     ) -> Instance {
+        let interrupt = store.data().interrupt.clone();
         Instance {
             store,
-            lifecycle,
-            handler,
-            mediator,
-            device_events,
-            failed: false,
-            deadline: DEFAULT_DEADLINE,
+            guests,
+            broken: None,
+            deadline,
+            cpu,
+            interrupt,
         }
     }
 
@@ -73,64 +177,91 @@ impl Instance {
         self.deadline = deadline;
     }
 
-    /// Whether a call trapped or missed its deadline: the body is broken.
+    /// What ends this body's calls from outside.
+    pub fn interrupt(&self) -> Arc<Interrupt> {
+        self.interrupt.clone()
+    }
+
+    /// Why the body is broken, if it is.
+    pub fn broken(&self) -> Option<&Fault> {
+        self.broken.as_ref()
+    }
+
+    /// Whether a call broke the body.
     pub fn failed(&self) -> bool {
-        self.failed
+        self.broken.is_some()
+    }
+
+    /// Linear memory the body holds, in bytes.
+    pub fn memory_used(&self) -> u64 {
+        self.store.data().limiter.memory_used()
+    }
+
+    pub fn exports(&self) -> Exports {
+        let g = &self.guests;
+        Exports {
+            lifecycle: g.lifecycle.is_some(),
+            handler: g.handler.is_some(),
+            mediator: g.mediator.is_some(),
+            device_events: g.device_events.is_some(),
+            timer_events: g.timer_events.is_some(),
+            supervisor: g.supervisor.is_some(),
+        }
     }
 
     pub fn has_lifecycle(&self) -> bool {
-        self.lifecycle.is_some()
+        self.guests.lifecycle.is_some()
     }
 
     pub fn has_handler(&self) -> bool {
-        self.handler.is_some()
+        self.guests.handler.is_some()
+    }
+
+    fn no_export(&self, export: &'static str) -> CallError {
+        CallError::NoExport {
+            ente: self.label().to_owned(),
+            export,
+        }
     }
 
     fn guard<R>(
         &mut self,
-        export: &'static str,
-        call: impl FnOnce(&mut Store<EnteState>) -> wasmtime::Result<R>,
+        call: &'static str,
+        run: impl FnOnce(&mut Store<EnteState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let ente = self.label().to_owned();
-        if self.failed {
-            return Err(CallError::Failed { ente });
-        }
-        let ticks = self.deadline.as_millis() / EPOCH_TICK.as_millis().max(1) + 1;
-        self.store
-            .set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX / 2));
-        let result = call(&mut self.store);
-        self.store.set_epoch_deadline(u64::MAX / 2);
-        result.map_err(|e| {
-            self.failed = true;
-            let message = match e.downcast_ref::<wasmtime::Trap>() {
-                Some(wasmtime::Trap::Interrupt) => {
-                    format!("deadline of {:?} passed", self.deadline)
-                }
-                _ => format!("{e:#}"),
-            };
-            CallError::Trap {
+        if let Some(fault) = &self.broken {
+            return Err(CallError::Broken {
                 ente,
-                export,
-                message,
-            }
+                fault: fault.clone(),
+            });
+        }
+        self.store.data_mut().clock = Clock::start(call, self.deadline);
+        let result = {
+            let _running = crate::cpu::enter(&self.cpu);
+            run(&mut self.store)
+        };
+        self.store.data_mut().clock = Clock::idle();
+        result.map_err(|e| {
+            let fault = Fault::of(call, &e);
+            self.broken = Some(fault.clone());
+            CallError::Broke { ente, fault }
         })
     }
 
     /// `lifecycle.start`; the outer error is a fault of the body, the inner
     /// one the guest's own refusal.
     pub fn start(&mut self) -> Result<Result<(), String>, CallError> {
-        let Some(guest) = self.lifecycle.clone() else {
-            return Err(CallError::NoExport {
-                ente: self.label().to_owned(),
-                export: "ente:core/lifecycle",
-            });
+        let Some(guest) = self.guests.lifecycle.clone() else {
+            return Err(self.no_export("ente:core/lifecycle"));
         };
         self.guard("lifecycle.start", |s| guest.call_start(s))
+            .map(|r| r.map_err(|e| crate::host::clean(&e, MAX_REFUSAL)))
     }
 
     /// `lifecycle.stop`, when exported.
     pub fn stop(&mut self) -> Result<(), CallError> {
-        match self.lifecycle.clone() {
+        match self.guests.lifecycle.clone() {
             Some(guest) => self.guard("lifecycle.stop", |s| guest.call_stop(s)),
             None => Ok(()),
         }
@@ -143,44 +274,60 @@ impl Instance {
         target: &Endpoint,
         body: &[u8],
     ) -> Result<Result<Vec<u8>, String>, CallError> {
-        let Some(guest) = self.handler.clone() else {
-            return Err(CallError::NoExport {
-                ente: self.label().to_owned(),
-                export: "ente:core/handler",
-            });
+        let Some(guest) = self.guests.handler.clone() else {
+            return Err(self.no_export("ente:core/handler"));
         };
         let from = from.to_owned();
         self.guard("handler.handle", |s| {
             guest.call_handle(s, &from, target, body)
         })
+        .map(|r| r.map_err(|e| crate::host::clean(&e, MAX_REFUSAL)))
     }
 
     /// `mediator.decide`.
     pub fn decide(&mut self, caller: &str, target: &Endpoint) -> Result<Decision, CallError> {
-        let Some(guest) = self.mediator.clone() else {
-            return Err(CallError::NoExport {
-                ente: self.label().to_owned(),
-                export: "ente:core/mediator",
-            });
+        let Some(guest) = self.guests.mediator.clone() else {
+            return Err(self.no_export("ente:core/mediator"));
         };
         let caller = caller.to_owned();
         self.guard("mediator.decide", |s| guest.call_decide(s, &caller, target))
     }
-}
-
-impl Instance {
-    /// Whether the Ente exports `ente:core/device-events`.
-    pub fn watches_devices(&self) -> bool {
-        self.device_events.is_some()
-    }
 
     /// `device-events.on-uevent`; an Ente that does not export it ignores events.
     pub fn on_uevent(&mut self, event: &Uevent) -> Result<(), CallError> {
-        match self.device_events.clone() {
+        match self.guests.device_events.clone() {
             Some(guest) => self.guard("device-events.on-uevent", |s| {
                 guest.call_on_uevent(s, event)
             }),
             None => Ok(()),
         }
+    }
+
+    /// `timer-events.on-timer` for a wake-up the body set; `Ok(false)` when
+    /// it was cancelled meanwhile (or set by an earlier body): not called.
+    pub fn on_timer(&mut self, token: u64) -> Result<bool, CallError> {
+        if !self.store.data_mut().timers.pending.remove(&token) {
+            return Ok(false);
+        }
+        let Some(guest) = self.guests.timer_events.clone() else {
+            return Err(self.no_export("ente:core/timer-events"));
+        };
+        self.guard("timer-events.on-timer", |s| guest.call_on_timer(s, token))
+            .map(|()| true)
+    }
+
+    /// `supervisor.on-child-exit`: what the parent decides for its child.
+    pub fn on_child_exit(
+        &mut self,
+        child: &str,
+        cause: &ExitCause,
+    ) -> Result<SupervisorDecision, CallError> {
+        let Some(guest) = self.guests.supervisor.clone() else {
+            return Err(self.no_export("ente:core/supervisor"));
+        };
+        let child = child.to_owned();
+        self.guard("supervisor.on-child-exit", |s| {
+            guest.call_on_child_exit(s, &child, cause)
+        })
     }
 }

@@ -6,31 +6,39 @@
 //! - [`grants`]: capabilities become imports, and the check that a component
 //!   imports nothing it is not granted, before it runs;
 //! - [`linker`]: one linker per grant set, defining exactly those interfaces;
-//! - [`runtime`] and [`instance`]: preparing, instantiating and calling Entes
-//!   under deadlines.
+//! - [`runtime`] and [`instance`]: preparing, instantiating and calling Entes;
+//! - [`interrupt`], [`limits`], [`cpu`]: every call under a deadline and a
+//!   kill switch, every store under its memory and per-component limits,
+//!   and each Ente's running time.
 
 pub mod bindings;
 pub mod cache;
 pub mod cas;
+pub mod cpu;
 pub mod engine;
 pub mod entropy;
 pub mod grants;
-mod host;
+pub mod host;
 pub mod instance;
+pub mod interrupt;
+pub mod limits;
 pub mod linker;
 pub mod runtime;
 pub mod state;
 
 pub use bindings::{
-    BusError, Capability, Decision, DeviceClass, Endpoint, Grant, Level, NetlinkFamily,
+    BusError, Capability, Decision, DeviceClass, Endpoint, ExitCause, Grant, Level, NetlinkFamily,
 };
 pub use cache::{CacheError, PrecompileCache};
 pub use cas::{Cas, CasError, digest_of};
+pub use cpu::CpuCounter;
 pub use engine::Profile;
 pub use grants::{Grants, ImportFault, LinkError};
-pub use instance::{CallError, Instance};
+pub use instance::{CallError, Exports, Fault, Instance, SupervisorDecision};
+pub use interrupt::Interrupt;
+pub use limits::{MemoryOverCap, memory_limit};
 pub use runtime::{Blueprint, Incarnation, Ports, Runtime, RuntimeError};
-pub use state::{BusPort, GraphView, Identity, JournalSink};
+pub use state::{BusPort, GraphPort, GraphView, Identity, JournalSink, TimerPort};
 
 /// The journal's name of a level.
 pub fn level_name(level: Level) -> &'static str {

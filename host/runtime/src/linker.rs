@@ -2,17 +2,16 @@
 //! baseline for a component that imports it. Nothing else is defined, so
 //! nothing else can be imported.
 
-use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, types};
+use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, timer, types};
 use crate::grants::{Grants, WasiImports};
+use crate::host::wasi_bounded::{BoundedWasi, bounded_view};
 use crate::state::EnteState;
 use wasmtime::Engine;
 use wasmtime::component::{HasData, HasSelf, Linker, ResourceTable};
-use wasmtime_wasi::WasiView;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
 use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::sync as wasi;
-use wasmtime_wasi::random::WasiRandom;
 
 struct Io;
 
@@ -41,7 +40,9 @@ type Link = fn(&mut Linker<EnteState>) -> wasmtime::Result<()>;
 
 /// The baseline, in the order of [`crate::grants::BASELINE`]: wasi:io,
 /// wasi:cli (stdin empty, stdout and stderr to the journal, no terminal),
-/// wasi:clocks, wasi:random; each linked only if imported.
+/// wasi:clocks, wasi:random; each linked only if imported. `wasi:io/poll`
+/// and `wasi:random` are ente's own, held to the call's deadline
+/// (`crate::host::wasi_bounded`).
 const BASELINE: &[(&str, Link)] = {
     use wasmtime_wasi::p2::bindings::{cli, clocks, random};
     use wasmtime_wasi_io::bindings::wasi::io::error;
@@ -50,7 +51,7 @@ const BASELINE: &[(&str, Link)] = {
     &[
         ("wasi:io/error", |l| error::add_to_linker::<S, Io>(l, table)),
         ("wasi:io/poll", |l| {
-            wasi::io::poll::add_to_linker::<S, Io>(l, table)
+            wasi::io::poll::add_to_linker::<S, BoundedWasi>(l, bounded_view)
         }),
         ("wasi:io/streams", |l| {
             wasi::io::streams::add_to_linker::<S, Io>(l, table)
@@ -92,13 +93,13 @@ const BASELINE: &[(&str, Link)] = {
             clocks::wall_clock::add_to_linker::<S, WasiClocks>(l, S::clocks)
         }),
         ("wasi:random/random", |l| {
-            random::random::add_to_linker::<S, WasiRandom>(l, rng)
+            random::random::add_to_linker::<S, BoundedWasi>(l, bounded_view)
         }),
         ("wasi:random/insecure", |l| {
-            random::insecure::add_to_linker::<S, WasiRandom>(l, rng)
+            random::insecure::add_to_linker::<S, BoundedWasi>(l, bounded_view)
         }),
         ("wasi:random/insecure-seed", |l| {
-            random::insecure_seed::add_to_linker::<S, WasiRandom>(l, rng)
+            random::insecure_seed::add_to_linker::<S, BoundedWasi>(l, bounded_view)
         }),
     ]
 };
@@ -112,12 +113,10 @@ fn baseline(l: &mut Linker<EnteState>, wasi: WasiImports) -> wasmtime::Result<()
     Ok(())
 }
 
-fn rng(s: &mut EnteState) -> &mut wasmtime_wasi::random::WasiRandomCtx {
-    s.ctx().ctx.random()
-}
-
 fn granted(l_: &mut Linker<EnteState>, grants: &Grants) -> wasmtime::Result<()> {
     types::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
+    // Every Ente may set its own wake-ups.
+    timer::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
     if grants.journal {
         journal::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
     }

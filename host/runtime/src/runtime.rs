@@ -1,29 +1,35 @@
 //! The runtime: one engine, the store and cache, a linker per grant set, and
 //! the epoch ticker that lets a deadline stop a guest.
 
-use crate::bindings::exports::ente::core::{device_events, handler, lifecycle, mediator};
-use crate::bindings::{Endpoint, Level};
+use crate::bindings::Endpoint;
+use crate::bindings::Level;
+use crate::bindings::exports::ente::core::{
+    device_events, handler, lifecycle, mediator, supervisor, timer_events,
+};
 use crate::cache::{CacheError, PrecompileCache};
 use crate::cas::Cas;
+use crate::cpu::CpuCounter;
 use crate::grants::{self, Grants, LinkError, WasiImports};
-use crate::host::JournalStream;
-use crate::instance::Instance;
-use crate::state::{BusPort, EnteState, GraphView, Identity, JournalSink};
+use crate::host::{JournalGate, JournalStream};
+use crate::instance::{Exports, Fault, Guests, Instance};
+use crate::interrupt::{Clock, Interrupt};
+use crate::limits::EnteLimiter;
+use crate::state::{
+    BusPort, EnteState, GraphPort, GraphView, Identity, JournalSink, TimerPort, Timers,
+};
 use ente_card::Digest;
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, InstancePre, Linker};
-use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 /// How often the engine's epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// Linear memory an Ente may grow to unless its card says otherwise.
-pub const DEFAULT_MEMORY_LIMIT: usize = 128 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -31,6 +37,14 @@ pub enum RuntimeError {
     Cache(#[from] CacheError),
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// The component's start functions broke (they ran past the deadline,
+    /// trapped, or asked for more memory than the Ente may have).
+    #[error("Ente `{ente}` could not be instantiated: {fault}")]
+    Instantiate { ente: String, fault: Fault },
+    /// Every slot of the pooling allocator is taken: the host holds as many
+    /// Entes as it can. Not a fault of this Ente; it may fit later.
+    #[error("Ente `{ente}` could not be instantiated: {message}")]
+    PoolFull { ente: String, message: String },
     #[error("Ente `{ente}`: {what}: {message}")]
     Wasmtime {
         ente: String,
@@ -44,7 +58,22 @@ pub enum RuntimeError {
 pub struct Ports {
     pub journal: Arc<dyn JournalSink>,
     pub bus: Option<Arc<dyn BusPort>>,
+    pub graph: Option<Arc<dyn GraphPort>>,
     pub graph_view: Option<Arc<dyn GraphView>>,
+    pub timers: Option<Arc<dyn TimerPort>>,
+}
+
+impl Ports {
+    /// Journal lines to `journal`, and nothing else.
+    pub fn journal_only(journal: Arc<dyn JournalSink>) -> Ports {
+        Ports {
+            journal,
+            bus: None,
+            graph: None,
+            graph_view: None,
+            timers: None,
+        }
+    }
 }
 
 /// What an Ente's body is made from: its component, linked and checked.
@@ -56,18 +85,35 @@ pub struct Blueprint {
     handler: Option<handler::GuestIndices>,
     mediator: Option<mediator::GuestIndices>,
     device_events: Option<device_events::GuestIndices>,
+    timer_events: Option<timer_events::GuestIndices>,
+    supervisor: Option<supervisor::GuestIndices>,
 }
 
 impl Blueprint {
     /// Whether the component exports `export`, one of the interfaces the host
-    /// drives (lifecycle, handler, mediator, device-events), with its type.
+    /// drives, with its type.
     pub fn exports(&self, export: &str) -> bool {
+        let e = self.export_set();
         match export {
-            grants::LIFECYCLE_EXPORT => self.lifecycle.is_some(),
-            grants::HANDLER_EXPORT => self.handler.is_some(),
-            grants::MEDIATOR_EXPORT => self.mediator.is_some(),
-            grants::DEVICE_EVENTS_EXPORT => self.device_events.is_some(),
+            grants::LIFECYCLE_EXPORT => e.lifecycle,
+            grants::HANDLER_EXPORT => e.handler,
+            grants::MEDIATOR_EXPORT => e.mediator,
+            grants::DEVICE_EVENTS_EXPORT => e.device_events,
+            grants::TIMER_EVENTS_EXPORT => e.timer_events,
+            grants::SUPERVISOR_EXPORT => e.supervisor,
             _ => false,
+        }
+    }
+
+    /// Every interface the host drives that the component exports.
+    pub fn export_set(&self) -> Exports {
+        Exports {
+            lifecycle: self.lifecycle.is_some(),
+            handler: self.handler.is_some(),
+            mediator: self.mediator.is_some(),
+            device_events: self.device_events.is_some(),
+            timer_events: self.timer_events.is_some(),
+            supervisor: self.supervisor.is_some(),
         }
     }
 }
@@ -90,19 +136,46 @@ impl std::fmt::Debug for Ports {
     }
 }
 
-/// The per-instance settings from the card.
-#[derive(Debug, Clone, Default)]
+/// The per-instance settings from the card, and what the host keeps of an
+/// Ente across its bodies.
+#[derive(Debug, Clone)]
 pub struct Incarnation {
     pub argv: Vec<String>,
     pub envp: Vec<(String, String)>,
-    pub memory_limit: Option<usize>,
+    /// Linear memory in all (see [`crate::limits::memory_limit`]).
+    pub memory_limit: u64,
     /// The one directory FilesystemRoot preopens, as `/` (see
     /// [`Runtime::ente_root`]); nothing is preopened without it.
     pub root: Option<PathBuf>,
+    /// The deadline of each call, and of instantiation.
+    pub deadline: Duration,
+    /// Running time, charged over every body of the Ente.
+    pub cpu: CpuCounter,
+    /// Journal lines dropped over the rate, over every body of the Ente.
+    pub journal_dropped: Arc<AtomicU64>,
+}
+
+impl Default for Incarnation {
+    fn default() -> Incarnation {
+        Incarnation {
+            argv: Vec::new(),
+            envp: Vec::new(),
+            memory_limit: crate::limits::DEFAULT_MEMORY_LIMIT,
+            root: None,
+            deadline: crate::instance::DEFAULT_DEADLINE,
+            cpu: CpuCounter::default(),
+            journal_dropped: Arc::default(),
+        }
+    }
 }
 
 /// One linker per (grants, WASI interfaces imported).
 type Linkers = HashMap<(Grants, WasiImports), Arc<Linker<EnteState>>>;
+
+/// Each component loaded once per host: many Entes of one component share
+/// it, and two that start at once wait for one load rather than compiling
+/// twice.
+type Loaded = HashMap<Digest, Arc<Mutex<Option<Component>>>>;
 
 pub struct Runtime {
     engine: Engine,
@@ -110,6 +183,7 @@ pub struct Runtime {
     cas: Cas,
     cache: PrecompileCache,
     linkers: Mutex<Linkers>,
+    loaded: Mutex<Loaded>,
     ticking: Arc<AtomicBool>,
 }
 
@@ -133,11 +207,21 @@ impl Runtime {
         home: &Path,
         profile: crate::engine::Profile,
     ) -> Result<Runtime, RuntimeError> {
-        let engine = crate::engine::new_engine(profile).map_err(|e| RuntimeError::Wasmtime {
-            ente: "(host)".into(),
-            what: "engine",
-            message: format!("{e:#}"),
-        })?;
+        Runtime::open_sized(home, profile, crate::engine::MAX_ENTES)
+    }
+
+    /// A runtime whose pool holds `entes` Entes.
+    pub fn open_sized(
+        home: &Path,
+        profile: crate::engine::Profile,
+        entes: u32,
+    ) -> Result<Runtime, RuntimeError> {
+        let engine =
+            crate::engine::new_engine(profile, entes).map_err(|e| RuntimeError::Wasmtime {
+                ente: "(host)".into(),
+                what: "engine",
+                message: format!("{e:#}"),
+            })?;
         let cache = PrecompileCache::open(home, &engine, profile)?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (weak_engine, flag) = (engine.weak(), ticking.clone());
@@ -163,6 +247,7 @@ impl Runtime {
             cas: Cas::new(home),
             cache,
             linkers: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(HashMap::new()),
             ticking,
         })
     }
@@ -200,9 +285,25 @@ impl Runtime {
         &self.cache
     }
 
-    /// The component `digest`, verified, from the precompile cache.
+    /// The component `digest`, verified, from the precompile cache; loaded
+    /// once per runtime. A load that fails is not kept: the next one tries
+    /// again (the store may have been repaired meanwhile).
     pub fn load(&self, digest: &Digest) -> Result<Component, RuntimeError> {
-        Ok(self.cache.load(&self.engine, &self.cas, digest)?)
+        let slot = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(*digest)
+            .or_default()
+            .clone();
+        // One loader per digest at a time; the others wait for its result.
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = &*slot {
+            return Ok(c.clone());
+        }
+        let component = self.cache.load(&self.engine, &self.cas, digest)?;
+        *slot = Some(component.clone());
+        Ok(component)
     }
 
     fn linker(
@@ -264,11 +365,15 @@ impl Runtime {
             handler,
             mediator: mediator::GuestIndices::new(&pre).ok(),
             device_events: device_events::GuestIndices::new(&pre).ok(),
+            timer_events: timer_events::GuestIndices::new(&pre).ok(),
+            supervisor: supervisor::GuestIndices::new(&pre).ok(),
             pre,
         })
     }
 
-    /// A new instance of `blueprint` for the Ente `identity`.
+    /// A new instance of `blueprint` for the Ente `identity`. The
+    /// component's start functions run under `incarnation.deadline` and its
+    /// memory limit, like any call.
     pub fn instantiate(
         &self,
         blueprint: &Blueprint,
@@ -276,14 +381,17 @@ impl Runtime {
         ports: Ports,
         incarnation: &Incarnation,
     ) -> Result<Instance, RuntimeError> {
-        let out = JournalStream::new(identity.clone(), Level::Info, ports.journal.clone());
-        let err = JournalStream::new(identity.clone(), Level::Warn, ports.journal.clone());
+        let ente = blueprint.ente.clone();
+        let gate = Arc::new(JournalGate::new(
+            identity.clone(),
+            ports.journal.clone(),
+            incarnation.journal_dropped.clone(),
+        ));
         let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(out)
-            .stderr(err)
+        wasi.stdout(JournalStream::new(Level::Info, gate.clone()))
+            .stderr(JournalStream::new(Level::Warn, gate.clone()))
             .args(&incarnation.argv)
-            .envs(&incarnation.envp)
-            .secure_random(crate::entropy::KernelRandom);
+            .envs(&incarnation.envp);
         if blueprint.grants.filesystem {
             // One directory, opened once; cap-std keeps every path the guest
             // resolves inside it (no `..`, no absolute path, no symlink out).
@@ -291,77 +399,117 @@ impl Runtime {
                 .root
                 .as_deref()
                 .ok_or_else(|| RuntimeError::Wasmtime {
-                    ente: blueprint.ente.clone(),
+                    ente: ente.clone(),
                     what: "FilesystemRoot",
                     message: "granted, but no root directory was given to preopen".into(),
                 })?;
             wasi.preopened_dir(root, "/", wasmtime_wasi::FsPerms::ReadWrite)
                 .map_err(|e| RuntimeError::Wasmtime {
-                    ente: blueprint.ente.clone(),
+                    ente: ente.clone(),
                     what: "FilesystemRoot",
                     message: format!("preopen {}: {e:#}", root.display()),
                 })?;
         }
-        let wasi = wasi.build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(incarnation.memory_limit.unwrap_or(DEFAULT_MEMORY_LIMIT))
-            .trap_on_grow_failure(true)
-            .build();
         let state = EnteState {
             identity,
-            wasi,
+            wasi: wasi.build(),
             table: Default::default(),
-            journal: ports.journal,
+            journal: gate,
             bus: ports.bus,
+            graph: ports.graph,
             graph_view: ports.graph_view,
-            limits,
+            timers: Timers {
+                port: ports.timers,
+                pending: Default::default(),
+            },
+            limiter: EnteLimiter::new(incarnation.memory_limit),
+            clock: Clock::start("instantiate", incarnation.deadline),
+            interrupt: Interrupt::new(),
+            insecure_seed: insecure_seed(),
         };
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(u64::MAX / 2);
-        let ente = blueprint.ente.clone();
+        store.limiter(|s| &mut s.limiter);
+        // At every epoch tick a running guest checks its call's deadline
+        // and whether the host killed it.
+        store.epoch_deadline_callback(|cx| {
+            let s = cx.data();
+            crate::interrupt::check(&s.clock, &s.interrupt).map(|()| UpdateDeadline::Continue(1))
+        });
+        store.set_epoch_deadline(1);
         let wt = |what, e: wasmtime::Error| RuntimeError::Wasmtime {
             ente: ente.clone(),
             what,
             message: format!("{e:#}"),
         };
-        let instance = blueprint
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| wt("instantiate", e))?;
-        let lifecycle = blueprint
-            .lifecycle
-            .as_ref()
-            .map(|i| i.load(&mut store, &instance));
-        let lifecycle = lifecycle
-            .transpose()
-            .map_err(|e| wt("lifecycle export", e))?;
-        let handler = blueprint
-            .handler
-            .as_ref()
-            .map(|i| i.load(&mut store, &instance));
-        let handler = handler.transpose().map_err(|e| wt("handler export", e))?;
-        let mediator = blueprint
-            .mediator
-            .as_ref()
-            .map(|i| i.load(&mut store, &instance));
-        let mediator = mediator.transpose().map_err(|e| wt("mediator export", e))?;
-        let device_events = blueprint
-            .device_events
-            .as_ref()
-            .map(|i| i.load(&mut store, &instance));
-        let device_events = device_events
-            .transpose()
-            .map_err(|e| wt("device-events export", e))?;
+        let instance = {
+            let _running = crate::cpu::enter(&incarnation.cpu);
+            blueprint.pre.instantiate(&mut store)
+        };
+        let instance = instance.map_err(|e| {
+            if is_fault(&e) {
+                RuntimeError::Instantiate {
+                    ente: ente.clone(),
+                    fault: Fault::of("instantiate", &e),
+                }
+            } else if e
+                .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+                .is_some()
+            {
+                RuntimeError::PoolFull {
+                    ente: ente.clone(),
+                    message: format!("{e:#}"),
+                }
+            } else {
+                wt("instantiate", e)
+            }
+        })?;
+        store.data_mut().clock = Clock::idle();
+        macro_rules! load {
+            ($field:ident, $what:literal) => {
+                blueprint
+                    .$field
+                    .as_ref()
+                    .map(|i| i.load(&mut store, &instance))
+                    .transpose()
+                    .map_err(|e| wt($what, e))?
+            };
+        }
+        let guests = Guests {
+            lifecycle: load!(lifecycle, "lifecycle export"),
+            handler: load!(handler, "handler export"),
+            mediator: load!(mediator, "mediator export"),
+            device_events: load!(device_events, "device-events export"),
+            timer_events: load!(timer_events, "timer-events export"),
+            supervisor: load!(supervisor, "supervisor export"),
+        };
         Ok(Instance::new(
             store,
-            lifecycle,
-            handler,
-            mediator,
-            device_events,
+            guests,
+            incarnation.deadline,
+            incarnation.cpu.clone(),
         ))
     }
+}
+
+/// Whether an instantiation error is a fault of the guest (its start
+/// functions trapped, ran out of time or memory), rather than of the host.
+fn is_fault(e: &wasmtime::Error) -> bool {
+    e.downcast_ref::<wasmtime::Trap>().is_some()
+        || e.downcast_ref::<crate::limits::MemoryLimitReached>()
+            .is_some()
+        || e.downcast_ref::<crate::limits::TableLimitReached>()
+            .is_some()
+        || e.downcast_ref::<crate::interrupt::DeadlineReached>()
+            .is_some()
+        || e.downcast_ref::<crate::interrupt::Killed>().is_some()
+}
+
+/// The seed of `wasi:random/insecure-seed`, new for each store.
+fn insecure_seed() -> u128 {
+    use rand_core::TryRng;
+    let mut b = [0u8; 16];
+    let Ok(()) = crate::entropy::KernelRandom.try_fill_bytes(&mut b);
+    u128::from_ne_bytes(b)
 }
 
 impl Drop for Runtime {

@@ -1,9 +1,15 @@
-//! What each Ente's store holds: its identity, its WASI context, and the host
-//! ports its granted interfaces reach.
+//! What each Ente's store holds: its identity, its WASI context, the host
+//! ports its granted interfaces reach, its limits, and the clock of the call
+//! in progress.
 
 use crate::bindings::{BusError, Endpoint, Level};
+use crate::host::JournalGate;
+use crate::interrupt::{Clock, Interrupt};
+use crate::limits::EnteLimiter;
+use std::collections::HashSet;
 use std::sync::Arc;
-use wasmtime::StoreLimits;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -14,7 +20,8 @@ pub struct Identity {
     pub label: String,
 }
 
-/// Where journal lines go.
+/// Where journal lines go, already made safe to print (see
+/// [`crate::host::clean`]) and held to the rate.
 pub trait JournalSink: Send + Sync {
     fn line(&self, ente: &Identity, level: Level, text: &str);
 }
@@ -29,6 +36,25 @@ pub trait BusPort: Send + Sync {
     ) -> Result<Vec<u8>, BusError>;
 }
 
+/// The live graph, for holders of Spawn (`ente:core/graph`). Each answer
+/// must come `within` the time left of the caller's call.
+pub trait GraphPort: Send + Sync {
+    fn spawn(
+        &self,
+        caller: &Identity,
+        card_json: String,
+        within: Duration,
+    ) -> Result<String, String>;
+    fn stop(&self, caller: &Identity, id: String, within: Duration) -> Result<(), String>;
+    fn restart(&self, caller: &Identity, id: String, within: Duration) -> Result<(), String>;
+}
+
+/// Where an Ente's wake-ups are kept until due (`ente:core/timer`).
+pub trait TimerPort: Send + Sync {
+    fn set(&self, ente: &Identity, token: u64, after: Duration);
+    fn cancel(&self, ente: &Identity, token: u64);
+}
+
 /// The graph as the mediator sees it.
 pub trait GraphView: Send + Sync {
     fn label(&self, id: &str) -> Option<String>;
@@ -36,15 +62,34 @@ pub trait GraphView: Send + Sync {
     fn providers(&self, target: &Endpoint) -> Vec<String>;
 }
 
+/// Tokens of wake-ups are unique in the host, over every incarnation, so
+/// that one from an earlier body is never taken for a new one's.
+pub(crate) fn next_timer_token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An Ente's pending wake-ups.
+#[derive(Default)]
+pub(crate) struct Timers {
+    pub(crate) port: Option<Arc<dyn TimerPort>>,
+    pub(crate) pending: HashSet<u64>,
+}
+
 /// The data of one Ente's store.
 pub struct EnteState {
     pub identity: Identity,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
-    pub(crate) journal: Arc<dyn JournalSink>,
+    pub(crate) journal: Arc<JournalGate>,
     pub(crate) bus: Option<Arc<dyn BusPort>>,
+    pub(crate) graph: Option<Arc<dyn GraphPort>>,
     pub(crate) graph_view: Option<Arc<dyn GraphView>>,
-    pub(crate) limits: StoreLimits,
+    pub(crate) timers: Timers,
+    pub(crate) limiter: EnteLimiter,
+    pub(crate) clock: Clock,
+    pub(crate) interrupt: Arc<Interrupt>,
+    pub(crate) insecure_seed: u128,
 }
 
 impl std::fmt::Debug for EnteState {

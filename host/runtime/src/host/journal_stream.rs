@@ -1,58 +1,60 @@
-//! stdout and stderr of an Ente, turned into journal lines.
+//! stdout and stderr of an Ente, turned into journal lines through its
+//! [`JournalGate`].
 
+use super::journal_gate::{JournalGate, MAX_LINE};
 use crate::bindings::Level;
-use crate::state::{Identity, JournalSink};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// A partial line longer than this is cut into a line of its own.
-const MAX_LINE: usize = 4096;
-
-/// One of an Ente's output streams: complete lines go to the journal.
+/// One of an Ente's output streams: complete lines go to the journal; a
+/// partial line longer than [`MAX_LINE`] is cut into a line of its own.
 #[derive(Clone)]
 pub(crate) struct JournalStream {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    ente: Identity,
     level: Level,
-    sink: Arc<dyn JournalSink>,
+    gate: Arc<JournalGate>,
     partial: Mutex<Vec<u8>>,
 }
 
 impl JournalStream {
-    pub(crate) fn new(ente: Identity, level: Level, sink: Arc<dyn JournalSink>) -> JournalStream {
+    pub(crate) fn new(level: Level, gate: Arc<JournalGate>) -> JournalStream {
         JournalStream {
             inner: Arc::new(Inner {
-                ente,
                 level,
-                sink,
+                gate,
                 partial: Mutex::new(Vec::new()),
             }),
         }
     }
 
     fn push(&self, bytes: &[u8]) {
-        let mut partial = match self.inner.partial.lock() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        for &b in bytes {
-            if b == b'\n' || partial.len() >= MAX_LINE {
-                let line = String::from_utf8_lossy(&partial).into_owned();
-                self.inner
-                    .sink
-                    .line(&self.inner.ente, self.inner.level, &line);
-                partial.clear();
-                if b == b'\n' {
-                    continue;
+        let mut partial = self.inner.partial.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let room = MAX_LINE - partial.len();
+            let take = rest.len().min(room);
+            match rest[..take].iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    partial.extend_from_slice(&rest[..nl]);
+                    rest = &rest[nl + 1..];
+                }
+                None => {
+                    partial.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if partial.len() < MAX_LINE {
+                        break;
+                    }
                 }
             }
-            partial.push(b);
+            let line = String::from_utf8_lossy(&partial).into_owned();
+            self.inner.gate.line(self.inner.level, &line);
+            partial.clear();
         }
     }
 }

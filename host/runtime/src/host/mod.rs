@@ -1,12 +1,21 @@
-//! The host side of each `ente:core` interface.
+//! The host side of each `ente:core` interface, and of the WASI calls ente
+//! bounds itself.
 
+mod journal_gate;
 mod journal_stream;
+pub(crate) mod wasi_bounded;
 
+pub(crate) use journal_gate::JournalGate;
+pub use journal_gate::{BURST, MAX_LINE, RATE, clean};
 pub(crate) use journal_stream::JournalStream;
 
-use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, types};
+use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, timer, types};
 use crate::bindings::{BusError, Capability, Endpoint, Level};
 use crate::state::EnteState;
+use std::time::Duration;
+
+/// Wake-ups one Ente may have pending at once.
+pub const MAX_PENDING_TIMERS: usize = 64;
 
 impl types::Host for EnteState {}
 
@@ -14,7 +23,7 @@ impl devices::Host for EnteState {}
 
 impl journal::Host for EnteState {
     fn log(&mut self, level: Level, message: String) {
-        self.journal.line(&self.identity, level, &message);
+        self.journal.line(level, &message);
     }
 }
 
@@ -29,16 +38,28 @@ impl bus::Host for EnteState {
 }
 
 impl graph::Host for EnteState {
-    fn spawn(&mut self, _card_json: String) -> Result<String, String> {
-        Err("spawning is not served by this host yet".into())
+    fn spawn(&mut self, card_json: String) -> Result<String, String> {
+        let within = self.clock.left();
+        match &self.graph {
+            Some(g) => g.spawn(&self.identity, card_json, within),
+            None => Err("this Ente holds no Spawn capability".into()),
+        }
     }
 
     fn stop(&mut self, id: String) -> Result<(), String> {
-        Err(format!("cannot stop {id}: not served by this host yet"))
+        let within = self.clock.left();
+        match &self.graph {
+            Some(g) => g.stop(&self.identity, id, within),
+            None => Err("this Ente holds no Spawn capability".into()),
+        }
     }
 
     fn restart(&mut self, id: String) -> Result<(), String> {
-        Err(format!("cannot restart {id}: not served by this host yet"))
+        let within = self.clock.left();
+        match &self.graph {
+            Some(g) => g.restart(&self.identity, id, within),
+            None => Err("this Ente holds no Spawn capability".into()),
+        }
     }
 }
 
@@ -59,5 +80,30 @@ impl graph_view::Host for EnteState {
             .as_ref()
             .map(|g| g.providers(&target))
             .unwrap_or_default()
+    }
+}
+
+impl timer::Host for EnteState {
+    fn after(&mut self, ms: u64) -> Result<u64, String> {
+        let Some(port) = &self.timers.port else {
+            return Err("this host delivers no timers here".into());
+        };
+        if self.timers.pending.len() >= MAX_PENDING_TIMERS {
+            return Err(format!(
+                "{MAX_PENDING_TIMERS} wake-ups are already pending, the most an Ente may have"
+            ));
+        }
+        let token = crate::state::next_timer_token();
+        self.timers.pending.insert(token);
+        port.set(&self.identity, token, Duration::from_millis(ms));
+        Ok(token)
+    }
+
+    fn cancel(&mut self, token: u64) -> bool {
+        let was = self.timers.pending.remove(&token);
+        if was && let Some(port) = &self.timers.port {
+            port.cancel(&self.identity, token);
+        }
+        was
     }
 }

@@ -1,0 +1,10 @@
+//! One module per lifecycle action, each an `impl Core` block: what the
+//! core does to start, stop, restart (supervise), spawn and deliver to an
+//! Ente, and what it does when each job ends.
+
+mod deliver;
+pub use deliver::device_class;
+mod spawn;
+mod start;
+mod stop;
+mod supervise;

@@ -1,0 +1,170 @@
+//! Spawn, and the other requests of `ente:core/graph`. Only holders of
+//! Spawn are linked with it; a spawned card passes the same grammar and the
+//! same `Graph::route` as the seed's genesis, its lineage is the caller, it
+//! never holds more than the caller, and the caller's live children are
+//! limited. Stop and restart reach only the caller's descendants.
+
+use crate::core::{Core, Then};
+use crate::event::{Control, Reply};
+use crate::spine::Kind;
+use crate::state::State;
+use ente_card::{Capability, Card, Graph};
+use std::sync::Arc;
+use ulid::Ulid;
+
+impl Core {
+    pub(crate) fn on_control(&mut self, control: Control) {
+        match control {
+            Control::Spawn { by, card, reply } => {
+                let label = card.label.clone();
+                let result = self.spawn(by, *card);
+                self.answer(by, &format!("spawn `{label}`"), &reply, result);
+            }
+            Control::Stop { by, ente, reply } => {
+                let result = self.descendant(by, ente).map(|()| {
+                    let subtree = self.read().subtree(ente);
+                    let spawned = self.read().get(ente).is_some_and(|r| r.spawned);
+                    let then = if spawned {
+                        Then::Remove(subtree.clone())
+                    } else {
+                        Then::Nothing
+                    };
+                    self.plan_stop(subtree, then);
+                });
+                self.answer(by, &format!("stop {ente}"), &reply, result);
+            }
+            Control::Restart { by, ente, reply } => {
+                let result = self.descendant(by, ente).map(|()| {
+                    let subtree = self.read().subtree(ente);
+                    self.plan_stop(subtree, Then::Restart(ente));
+                });
+                self.answer(by, &format!("restart {ente}"), &reply, result);
+            }
+        }
+    }
+
+    fn answer<T>(&self, by: Ulid, request: &str, reply: &Reply<T>, result: Result<T, String>) {
+        if let Err(why) = &result {
+            let label = self
+                .read()
+                .get(by)
+                .map(|r| r.label().to_owned())
+                .unwrap_or_default();
+            self.h.spine.emit(
+                Some((by, &label)),
+                Kind::Refused {
+                    by,
+                    request: request.to_owned(),
+                    why: why.clone(),
+                },
+            );
+        }
+        // The asker may have given up (its deadline passed): nothing to do.
+        let _ = reply.try_send(result);
+    }
+
+    /// Whether `ente` is below `by`.
+    fn descendant(&self, by: Ulid, ente: Ulid) -> Result<(), String> {
+        if self.shutdown.is_some() {
+            return Err("the host is stopping".into());
+        }
+        let t = self.read();
+        if t.get(ente).is_none() {
+            return Err(format!("{ente} is not an Ente of this host"));
+        }
+        if !t.descends_from(ente, by) {
+            return Err(format!(
+                "{ente} is not a descendant of the caller: an Ente may stop or restart only its own descendants"
+            ));
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
+        if self.shutdown.is_some() {
+            return Err("the host is stopping".into());
+        }
+        {
+            let t = self.read();
+            let caller = t.get(by).ok_or("the caller is not an Ente of this host")?;
+            if !caller.card.requires.contains(&Capability::Spawn) {
+                return Err("the caller's card does not require Spawn".into());
+            }
+            if card.lineage != Some(by) {
+                return Err(format!(
+                    "lineage: a spawned card's lineage must be the caller's id {by}, not {}",
+                    card.lineage
+                        .map_or_else(|| "absent".into(), |l| l.to_string())
+                ));
+            }
+            let limit = caller
+                .card
+                .soma
+                .rlimits
+                .nproc
+                .unwrap_or(self.config.children);
+            let live = caller
+                .children
+                .iter()
+                .filter(|c| {
+                    t.get(**c)
+                        .is_some_and(|r| !matches!(r.state, State::Stopped { .. }))
+                })
+                .count();
+            if live >= limit as usize {
+                return Err(format!(
+                    "the caller already has {live} children, its limit (soma.rlimits.nproc, else the host's {})",
+                    self.config.children
+                ));
+            }
+            let adding = card.walk().count();
+            if t.len() + adding > self.config.capacity {
+                return Err(format!(
+                    "the host holds {} Entes and {adding} more would pass its capacity of {}",
+                    t.len(),
+                    self.config.capacity
+                ));
+            }
+        }
+        self.check_spawn(by, &card)?;
+        let id = card.id;
+        let added = self.insert_tree(&card, Some(by), true);
+        self.link_deps(&added);
+        {
+            let mut t = self.write();
+            if let Some(caller) = t.get_mut(by) {
+                caller.children.push(id);
+            }
+        }
+        self.h
+            .spine
+            .emit(Some((id, &card.label)), Kind::Spawned { by });
+        self.spawned.push((by, Arc::new(card)));
+        for a in added {
+            self.start_if_ready(a);
+        }
+        Ok(id)
+    }
+
+    /// The card's place in the live graph, checked by the same rules as the
+    /// seed's: a new id, every requirement routed, nothing its parent lacks.
+    fn check_spawn(&self, by: Ulid, card: &Card) -> Result<(), String> {
+        let mut graph = Graph::new(&self.seed);
+        for (parent, c) in &self.spawned {
+            if let Some(p) = graph.find(*parent) {
+                graph.adopt(p, c);
+            }
+        }
+        let caller = graph.find(by).ok_or("the caller is not in the graph")?;
+        let first = graph.adopt(caller, card);
+        let faults = graph.check_from(first);
+        if faults.is_empty() {
+            return Ok(());
+        }
+        Err(faults
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+}

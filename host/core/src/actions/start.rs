@@ -1,0 +1,164 @@
+//! Start: an Ente starts once its parent and a provider of each thing it
+//! requires are ready. The body is made and started on a worker; it goes on
+//! the bus only once `lifecycle.start` returned ok.
+
+use crate::Cause;
+use crate::core::Core;
+use crate::event::{Done, Event};
+use crate::runner::{KillSlot, Live, Prepared, Spec};
+use crate::spine::Kind;
+use crate::state::State;
+use std::sync::Arc;
+use std::time::Instant;
+use ulid::Ulid;
+
+impl Core {
+    /// Start `id` if it waits and its dependencies are ready.
+    pub(crate) fn start_if_ready(&mut self, id: Ulid) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        let ready = {
+            let t = self.read();
+            t.get(id)
+                .is_some_and(|r| matches!(r.state, State::Waiting) && r.has_body())
+                && t.can_start(id)
+        };
+        if ready {
+            self.start(id);
+        }
+    }
+
+    /// Make and start a new body of `id`.
+    pub(crate) fn start(&mut self, id: Ulid) {
+        let mut t = self.write();
+        let Some(r) = t.get_mut(id) else { return };
+        if r.busy || !r.has_body() {
+            return;
+        }
+        r.generation += 1;
+        r.busy = true;
+        r.kill = Arc::new(KillSlot::default());
+        let kill = r.kill.clone();
+        r.starts.push_back(Instant::now());
+        let generation = r.generation;
+        let spec = Spec {
+            id,
+            card: r.card.clone(),
+            mediator: r.mediator,
+            deadline: self.config.call_deadline,
+            counters: r.counters.clone(),
+        };
+        let prepared = r.prepared.clone();
+        let label = r.label().to_owned();
+        self.set_state(&mut t, id, State::Starting);
+        drop(t);
+        self.starting += 1;
+        let (runner, bus) = (self.runner.clone(), self.h.bus.clone());
+        self.submit(id, generation, move || {
+            let failed = |prepared, cause| {
+                Event::Done(Done::StartFailed {
+                    ente: id,
+                    generation,
+                    prepared,
+                    cause,
+                })
+            };
+            let prepared = match prepared {
+                Some(p) => p,
+                None => match runner.prepare(&spec) {
+                    Ok(p) => p,
+                    Err(cause) => return failed(None, cause),
+                },
+            };
+            let mut body = match runner.incarnate(&spec, &prepared, generation) {
+                Ok(b) => b,
+                Err(cause) => return failed(Some(prepared), cause),
+            };
+            kill.arm(body.kill_switch());
+            if prepared.exports().lifecycle
+                && let Err(cause) = body.start()
+            {
+                return failed(Some(prepared), cause);
+            }
+            bus.install(id, &label, Live(body));
+            Event::Done(Done::Started {
+                ente: id,
+                generation,
+                prepared,
+            })
+        });
+    }
+
+    pub(crate) fn on_started(&mut self, id: Ulid, generation: u64, prepared: Arc<dyn Prepared>) {
+        self.starting = self.starting.saturating_sub(1);
+        let mut t = self.write();
+        let Some(r) = t.get_mut(id) else { return };
+        if r.generation != generation {
+            return;
+        }
+        r.busy = false;
+        r.prepared = Some(prepared);
+        // Its place in the order is where it first became ready: its
+        // dependents came after it then, and stop before it, whatever
+        // restarts happen later.
+        if t.get(id).is_some_and(|r| r.order == 0) {
+            let order = t.next_order();
+            if let Some(r) = t.get_mut(id) {
+                r.order = order;
+            }
+        }
+        self.set_state(
+            &mut t,
+            id,
+            State::Ready {
+                since: Instant::now(),
+            },
+        );
+        let stop_now = self.shutdown.is_some() || t.get(id).is_some_and(|r| r.stop_wanted);
+        drop(t);
+        if stop_now {
+            self.advance_plans();
+            return;
+        }
+        self.pump(id);
+        self.kick_dependents(id);
+    }
+
+    pub(crate) fn on_start_failed(
+        &mut self,
+        id: Ulid,
+        generation: u64,
+        prepared: Option<Arc<dyn Prepared>>,
+        cause: Cause,
+    ) {
+        self.starting = self.starting.saturating_sub(1);
+        {
+            let mut t = self.write();
+            let Some(r) = t.get_mut(id) else { return };
+            if r.generation != generation {
+                return;
+            }
+            r.busy = false;
+            if prepared.is_some() {
+                r.prepared = prepared;
+            }
+            self.h.spine.emit(
+                Some((id, r.label())),
+                Kind::StartFailed {
+                    generation,
+                    cause: cause.clone(),
+                },
+            );
+        }
+        self.supervise(id, cause, false);
+    }
+
+    /// Start what waited on `id`, now that it is ready.
+    pub(crate) fn kick_dependents(&mut self, id: Ulid) {
+        let waiting = self.waiters.get(&id).cloned().unwrap_or_default();
+        for w in waiting {
+            self.start_if_ready(w);
+        }
+    }
+}

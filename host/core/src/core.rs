@@ -1,0 +1,434 @@
+//! The core: the table, the loop over [`Event`]s, and the effects each
+//! event has. `ente up` and PID 1 run this same loop; they differ only in
+//! the sources that feed its inbox and in how they show what it emits.
+
+use crate::Config;
+use crate::event::{Done, Ending, Event, Signal};
+use crate::executor::{Executor, Job};
+use crate::runner::Runner;
+use crate::spine::Kind;
+use crate::state::State;
+use crate::table::{Record, Table};
+use crate::timers::{Due, Timers};
+use crate::wiring::{Handles, MediatorLink, Wiring};
+use ente_card::{Card, Graph, GraphFault};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLockWriteGuard};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use ulid::Ulid;
+
+/// The seed's graph cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("the graph cannot start:\n{}", .0.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n"))]
+    Graph(Vec<GraphFault>),
+    #[error("the graph has {entes} Entes, more than this host holds ({capacity})")]
+    TooMany { entes: usize, capacity: usize },
+    #[error("cannot start the executor's threads: {0}")]
+    Threads(std::io::Error),
+}
+
+/// What a stop plan does once every Ente in it has stopped.
+#[derive(Debug)]
+pub(crate) enum Then {
+    Shutdown,
+    Nothing,
+    /// Start this Ente again (a `graph.restart`).
+    Restart(Ulid),
+    /// Take these spawned Entes out of the table and off the bus.
+    Remove(Vec<Ulid>),
+}
+
+/// Entes to stop one after the other (reverse ready order), then `then`.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) queue: std::collections::VecDeque<Ulid>,
+    pub(crate) then: Then,
+}
+
+pub struct Core {
+    pub(crate) config: Config,
+    pub(crate) h: Handles,
+    inbox: mpsc::Receiver<Event>,
+    pub(crate) runner: Arc<dyn Runner>,
+    pub(crate) exec: Executor,
+    pub(crate) timers: Timers,
+    pub(crate) seed: Arc<Card>,
+    /// Cards spawned at run time, with their parents, in spawn order.
+    pub(crate) spawned: Vec<(Ulid, Arc<Card>)>,
+    pub(crate) mediator: Option<Ulid>,
+    /// Who waits on whom to start: dependents of each Ente.
+    pub(crate) waiters: HashMap<Ulid, Vec<Ulid>>,
+    /// Records in `Starting`.
+    pub(crate) starting: usize,
+    pub(crate) settled: bool,
+    pub(crate) plans: Vec<Plan>,
+    /// Set once a stop of everything began: how the loop will end.
+    pub(crate) shutdown: Option<Ending>,
+    pub(crate) ending: Option<Ending>,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("seed", &self.seed.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// A core for the graph `seed` roots, after its graph checks passed.
+    pub fn new(
+        config: Config,
+        seed: Card,
+        runner: Arc<dyn Runner>,
+        wiring: Wiring,
+    ) -> Result<Core, BootError> {
+        let faults = Graph::new(&seed).check();
+        if !faults.is_empty() {
+            return Err(BootError::Graph(faults));
+        }
+        let entes = seed.walk().count();
+        if entes > config.capacity {
+            return Err(BootError::TooMany {
+                entes,
+                capacity: config.capacity,
+            });
+        }
+        let exec = Executor::new(config.workers, wiring.handles.inbox.clone())
+            .map_err(BootError::Threads)?;
+        let seed = Arc::new(seed);
+        let mediator = seed
+            .genesis
+            .iter()
+            .find(|c| c.provides.contains(&ente_card::mediator_endpoint()))
+            .map(|c| c.id);
+        let mut core = Core {
+            config,
+            h: wiring.handles,
+            inbox: wiring.inbox,
+            runner,
+            exec,
+            timers: Timers::default(),
+            seed: seed.clone(),
+            spawned: Vec::new(),
+            mediator,
+            waiters: HashMap::new(),
+            starting: 0,
+            settled: false,
+            plans: Vec::new(),
+            shutdown: None,
+            ending: None,
+        };
+        let added = core.insert_tree(&seed, None, false);
+        core.link_deps(&added);
+        if let Some(m) = mediator {
+            core.h.bus.set_mediator(Arc::new(MediatorLink {
+                handles: Arc::downgrade(&core.h.bus),
+                id: m,
+            }));
+        }
+        Ok(core)
+    }
+
+    pub fn handles(&self) -> &Handles {
+        &self.h
+    }
+
+    /// Start every Ente that can, then take events until the end.
+    pub async fn run(mut self) -> Ending {
+        self.boot();
+        loop {
+            if let Some(end) = self.ending {
+                return end;
+            }
+            let next = self.timers.next();
+            let event = tokio::select! {
+                biased;
+                event = self.inbox.recv() => event,
+                () = sleep_until(next) => None,
+            };
+            match event {
+                Some(event) => self.handle(event),
+                None => self.on_timers(),
+            }
+        }
+    }
+
+    /// The first wave: every Ente whose dependencies are met starts now.
+    pub fn boot(&mut self) {
+        let now = Instant::now();
+        self.timers
+            .set(now + self.config.purge_every, Due::PurgeLeases);
+        for id in self.read_ids() {
+            self.start_if_ready(id);
+        }
+        self.check_settled();
+    }
+
+    /// One event, and every effect it has.
+    pub fn handle(&mut self, event: Event) {
+        match event {
+            Event::Signal(signal) => self.on_signal(signal),
+            Event::Reaped(r) => {
+                self.h.spine.emit(
+                    None,
+                    Kind::Reaped {
+                        pid: r.pid,
+                        how: r.to_string(),
+                    },
+                );
+            }
+            Event::Uevent(u) => self.deliver_uevent(u),
+            Event::Done(done) => self.on_done(done),
+            Event::Died {
+                ente,
+                generation,
+                cause,
+            } => self.on_died(ente, generation, cause),
+            Event::Wake { ente, token, after } => {
+                self.timers
+                    .set(Instant::now() + after, Due::Wake { ente, token });
+            }
+            Event::Unwake { ente, token } => self.timers.cancel_wake(ente, token),
+            Event::Control(c) => self.on_control(c),
+        }
+        self.on_timers();
+        self.check_settled();
+    }
+
+    /// Whatever timers are due now.
+    fn on_timers(&mut self) {
+        for due in self.timers.take_due(Instant::now()) {
+            match due {
+                Due::Restart { ente, generation } => self.restart_due(ente, generation),
+                Due::KillStart { ente, generation } => self.kill_start(ente, generation),
+                Due::Wake { ente, token } => {
+                    self.enqueue(ente, crate::table::Delivery::Wake(token));
+                }
+                Due::PurgeLeases => {
+                    self.h.bus.purge_expired();
+                    self.timers
+                        .set(Instant::now() + self.config.purge_every, Due::PurgeLeases);
+                }
+            }
+        }
+    }
+
+    fn on_done(&mut self, done: Done) {
+        match done {
+            Done::Started {
+                ente,
+                generation,
+                prepared,
+            } => self.on_started(ente, generation, prepared),
+            Done::StartFailed {
+                ente,
+                generation,
+                prepared,
+                cause,
+            } => self.on_start_failed(ente, generation, prepared, cause),
+            Done::Stopped {
+                ente,
+                generation,
+                fault,
+            } => self.on_stopped(ente, generation, fault),
+            Done::Delivered { ente } => self.on_delivered(ente),
+            Done::Decided {
+                parent,
+                child,
+                verdict,
+            } => {
+                self.on_delivered(parent);
+                self.on_decided(parent, child, verdict);
+            }
+            Done::Panicked {
+                ente,
+                generation,
+                what,
+            } => {
+                tracing::error!(%ente, generation, %what, "a job of the host panicked");
+                self.on_host_fault(ente, generation, what);
+            }
+        }
+    }
+
+    fn on_signal(&mut self, signal: Signal) {
+        let (name, ending) = match signal {
+            Signal::Stop(name) => (name, Ending::Stopped),
+            Signal::Reboot => ("SIGRTMIN+5 (reboot)", Ending::Reboot),
+        };
+        self.h.spine.emit(
+            None,
+            Kind::Signal {
+                name: name.to_owned(),
+            },
+        );
+        if self.shutdown.is_some() {
+            // Asked again while stopping: end every call in progress now.
+            let t = self.read();
+            for r in t.iter() {
+                r.kill.kill("the host was asked twice to stop");
+            }
+            return;
+        }
+        self.begin_shutdown(ending, name);
+    }
+
+    /// The table, for writing. Held briefly: readers on workers wait on it.
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, Table> {
+        self.h.table.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.h.read()
+    }
+
+    pub(crate) fn read_ids(&self) -> Vec<Ulid> {
+        self.read().ids()
+    }
+
+    /// Change `id`'s state, and say so on the spine.
+    pub(crate) fn set_state(&self, t: &mut Table, id: Ulid, state: State) {
+        let Some(r) = t.get_mut(id) else {
+            return;
+        };
+        let from = r.state.phase();
+        let detail = state.to_string();
+        let to = state.phase();
+        r.state = state;
+        self.h
+            .spine
+            .emit(Some((id, r.label())), Kind::State { from, to, detail });
+    }
+
+    /// Add `card` and its genesis to the table below `parent`; returns the
+    /// ids added, parents first.
+    pub(crate) fn insert_tree(
+        &mut self,
+        card: &Card,
+        parent: Option<Ulid>,
+        spawned: bool,
+    ) -> Vec<Ulid> {
+        let mut added = Vec::new();
+        let mut t = self.write();
+        let mut stack = vec![(card, parent)];
+        while let Some((c, p)) = stack.pop() {
+            let mut record = Record::new(Arc::new(strip_genesis(c)), p, spawned);
+            record.children = c.genesis.iter().map(|g| g.id).collect();
+            record.mediator = Some(c.id) == self.mediator;
+            self.h.bus.open(c.id, &c.label);
+            added.push(c.id);
+            t.insert(record);
+            for child in c.genesis.iter().rev() {
+                stack.push((child, Some(c.id)));
+            }
+        }
+        added
+    }
+
+    /// Work out what each of `ids` waits on to start: its parent, a
+    /// provider of each Endpoint it requires, and the mediator when it
+    /// calls over the bus.
+    pub(crate) fn link_deps(&mut self, ids: &[Ulid]) {
+        let table = self.h.table.clone();
+        let mut t = table.write().unwrap_or_else(|p| p.into_inner());
+        let mut providers: HashMap<ente_card::Capability, Vec<Ulid>> = HashMap::new();
+        for r in t.iter() {
+            for cap in &r.card.provides {
+                if matches!(cap, ente_card::Capability::Endpoint { .. }) {
+                    providers.entry(cap.clone()).or_default().push(r.id);
+                }
+            }
+        }
+        let mut links = Vec::new();
+        for &id in ids {
+            let Some(r) = t.get(id) else { continue };
+            let mut deps: Vec<Vec<Ulid>> = Vec::new();
+            let mut calls = false;
+            for cap in &r.card.requires {
+                if let ente_card::Capability::Endpoint { .. } = cap {
+                    calls = true;
+                    let group: Vec<Ulid> = providers
+                        .get(cap)
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|&p| p != id)
+                        .collect();
+                    deps.push(group);
+                }
+            }
+            if calls
+                && let Some(m) = self.mediator
+                && m != id
+            {
+                deps.push(vec![m]);
+            }
+            links.push((id, r.parent, deps));
+        }
+        for (id, parent, deps) in links {
+            for d in deps.iter().flatten().chain(parent.iter()) {
+                self.waiters.entry(*d).or_default().push(id);
+            }
+            if let Some(r) = t.get_mut(id) {
+                r.deps = deps;
+            }
+        }
+    }
+
+    /// Once the first wave is over (nothing starting), say so, once.
+    fn check_settled(&mut self) {
+        if self.settled || self.starting > 0 {
+            return;
+        }
+        self.settled = true;
+        let t = self.read();
+        let bodies = t.iter().filter(|r| r.has_body()).count();
+        let ready = t
+            .iter()
+            .filter(|r| matches!(r.state, State::Ready { .. }))
+            .count();
+        drop(t);
+        self.h.spine.emit(None, Kind::Settled { ready, bodies });
+    }
+
+    /// Submit a job for `ente`'s body at `generation`.
+    pub(crate) fn submit(
+        &self,
+        ente: Ulid,
+        generation: u64,
+        run: impl FnOnce() -> Event + Send + 'static,
+    ) {
+        self.exec.submit(Job {
+            ente,
+            generation,
+            run: Box::new(run),
+        });
+    }
+}
+
+/// A record keeps its own card without its genesis: each child has its own
+/// record.
+fn strip_genesis(c: &Card) -> Card {
+    Card {
+        schema_version: c.schema_version,
+        id: c.id,
+        lineage: c.lineage,
+        label: c.label.clone(),
+        provides: c.provides.clone(),
+        requires: c.requires.clone(),
+        soma: c.soma.clone(),
+        payload: c.payload.clone(),
+        supervision: c.supervision,
+        genesis: Vec::new(),
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

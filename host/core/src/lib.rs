@@ -1,0 +1,46 @@
+//! The host core of ente.
+//!
+//! - One [`Table`] of Entes: a [`Record`] per Ente owns its card, what its
+//!   bodies are made from, its typed [`State`] and its counters.
+//! - One loop ([`Core::run`]) over one closed enum, [`Event`]: signals,
+//!   reaped children, uevents, finished jobs, deaths, guests' requests and
+//!   timers. `ente up` and PID 1 run the same loop and differ only in the
+//!   sources that feed its inbox.
+//! - One module per action (`actions/`): start, stop, supervise, spawn,
+//!   deliver.
+//! - The [`Runner`] seam: the core makes, starts, calls and stops a body
+//!   through it, never knowing whether it is a Wasm component or (later) a
+//!   native process behind the shim.
+//! - The [`Spine`]: every change as a numbered, stamped event; a durable
+//!   consumer never misses one, live ones read a bounded ring.
+//!
+//! Guest code never runs on the loop's thread: every job runs on the
+//! executor's workers, and the loop only decides and hands out work.
+//!
+//! This crate knows nothing of wasmtime.
+
+mod actions;
+mod cause;
+mod config;
+mod core;
+mod event;
+mod executor;
+mod runner;
+mod spine;
+mod state;
+mod table;
+mod timers;
+mod wiring;
+
+pub use actions::device_class;
+pub use cause::Cause;
+pub use config::{Config, StartLimit};
+pub use core::{BootError, Core};
+pub use event::{Control, Done, Ending, Event, Reply, Signal};
+pub use runner::{
+    Body, Counters, Death, Exports, KillSlot, KillSwitch, Live, Prepared, Runner, Spec, Verdict,
+};
+pub use spine::{Durable, Kind, Level, Next, Occurrence, Spine, Subscription};
+pub use state::{Failure, Phase, State};
+pub use table::{Delivery, Record, Table};
+pub use wiring::{Handles, Wiring};

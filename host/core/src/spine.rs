@@ -1,0 +1,274 @@
+//! The event spine: every state change, lease decision, spawn, stop,
+//! restart, death and uevent delivered, as data, numbered and stamped.
+//!
+//! Two kinds of consumer:
+//! - a *durable* one (the audit chain, later) is handed each event in order,
+//!   under the spine's lock, before the event is published or the effect it
+//!   records is acknowledged, so it can never miss one;
+//! - any number of *live* ones (the status, metrics, the rule engine, the
+//!   control socket) read a bounded ring. One that falls behind is told how
+//!   many events it missed and reads on from the oldest kept; none can block
+//!   the core or hold more memory than the ring.
+
+use crate::cause::Cause;
+use crate::state::Phase;
+use ente_bus::LeaseEvent;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::broadcast;
+use ulid::Ulid;
+
+/// The level of a journal line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A line of an Ente's journal (`ente:core/journal`, its stdout and
+    /// stderr), already safe to print, cut to length and held to its rate.
+    Journal {
+        level: Level,
+        text: String,
+    },
+    /// An Ente changed state; `detail` is the new state in words.
+    State {
+        from: Phase,
+        to: Phase,
+        detail: String,
+    },
+    /// A body ended.
+    Died {
+        generation: u64,
+        cause: Cause,
+    },
+    /// A body could not be made or started (a start refused).
+    StartFailed {
+        generation: u64,
+        cause: Cause,
+    },
+    /// An Ente was spawned at run time by `by`.
+    Spawned {
+        by: Ulid,
+    },
+    /// A request of `graph` (spawn, stop, restart) was refused.
+    Refused {
+        by: Ulid,
+        request: String,
+        why: String,
+    },
+    Lease(LeaseEvent),
+    /// A kernel uevent, and how many Entes it was handed to.
+    Uevent {
+        action: String,
+        devpath: String,
+        delivered: usize,
+    },
+    /// Deliveries to an Ente dropped: its queue was full.
+    Dropped {
+        what: &'static str,
+        count: u64,
+    },
+    /// A child process reaped (later mapped to native Entes).
+    Reaped {
+        pid: i32,
+        how: String,
+    },
+    Signal {
+        name: String,
+    },
+    /// Every Ente of the seed's graph that could start has (ready or not).
+    Settled {
+        ready: usize,
+        bodies: usize,
+    },
+    ShutdownBegun {
+        why: String,
+    },
+    ShutdownDone,
+}
+
+/// One event of the spine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    /// 1, 2, 3, ... in the order the events happened.
+    pub seq: u64,
+    /// Since the host started (monotonic).
+    pub at: Duration,
+    pub wall: SystemTime,
+    /// The Ente it is about, and its label.
+    pub ente: Option<(Ulid, String)>,
+    pub kind: Kind,
+}
+
+/// A consumer that may never miss an event.
+pub trait Durable: Send {
+    fn append(&mut self, event: &Occurrence);
+}
+
+struct Inner {
+    seq: u64,
+    durable: Vec<Box<dyn Durable>>,
+}
+
+pub struct Spine {
+    inner: Mutex<Inner>,
+    ring: broadcast::Sender<Arc<Occurrence>>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Spine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spine").finish_non_exhaustive()
+    }
+}
+
+/// A live consumer's place in the ring.
+#[derive(Debug)]
+pub struct Subscription(broadcast::Receiver<Arc<Occurrence>>);
+
+/// What a live consumer reads next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    Event(Arc<Occurrence>),
+    /// It fell behind: this many events were dropped before the next one.
+    Missed(u64),
+    /// The spine is gone (the host stopped).
+    Closed,
+}
+
+impl Subscription {
+    pub async fn next(&mut self) -> Next {
+        match self.0.recv().await {
+            Ok(e) => Next::Event(e),
+            Err(broadcast::error::RecvError::Lagged(n)) => Next::Missed(n),
+            Err(broadcast::error::RecvError::Closed) => Next::Closed,
+        }
+    }
+
+    /// The next event if one is there, without waiting.
+    pub fn try_next(&mut self) -> Option<Next> {
+        match self.0.try_recv() {
+            Ok(e) => Some(Next::Event(e)),
+            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Next::Missed(n)),
+            Err(broadcast::error::TryRecvError::Closed) => Some(Next::Closed),
+            Err(broadcast::error::TryRecvError::Empty) => None,
+        }
+    }
+}
+
+impl Spine {
+    /// A spine whose ring keeps `ring` events.
+    pub fn new(ring: usize) -> Spine {
+        let (ring, _) = broadcast::channel(ring.max(1));
+        Spine {
+            inner: Mutex::new(Inner {
+                seq: 0,
+                durable: Vec::new(),
+            }),
+            ring,
+            started: Instant::now(),
+        }
+    }
+
+    /// Hand every event from now on to `consumer`, in order.
+    pub fn attach(&self, consumer: Box<dyn Durable>) {
+        self.lock().durable.push(consumer);
+    }
+
+    pub fn subscribe(&self) -> Subscription {
+        Subscription(self.ring.subscribe())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Record an event; returns its sequence number.
+    pub fn emit(&self, ente: Option<(Ulid, &str)>, kind: Kind) -> u64 {
+        let mut inner = self.lock();
+        inner.seq += 1;
+        let event = Arc::new(Occurrence {
+            seq: inner.seq,
+            at: self.started.elapsed(),
+            wall: SystemTime::now(),
+            ente: ente.map(|(id, label)| (id, label.to_owned())),
+            kind,
+        });
+        for d in &mut inner.durable {
+            d.append(&event);
+        }
+        // Under the lock, so the ring holds events in sequence order. No
+        // receiver is not an error: nobody is watching.
+        let _ = self.ring.send(event);
+        inner.seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Keep(Arc<Mutex<Vec<u64>>>);
+    impl Durable for Keep {
+        fn append(&mut self, e: &Occurrence) {
+            self.0.lock().expect("kept").push(e.seq);
+        }
+    }
+
+    fn signal(n: u64) -> Kind {
+        Kind::Signal {
+            name: format!("s{n}"),
+        }
+    }
+
+    #[test]
+    fn a_durable_consumer_sees_every_event_in_order_a_slow_one_is_told_what_it_missed() {
+        let spine = Arc::new(Spine::new(8));
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        spine.attach(Box::new(Keep(kept.clone())));
+        let mut slow = spine.subscribe();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let spine = spine.clone();
+                std::thread::spawn(move || {
+                    for n in 0..250 {
+                        spine.emit(None, signal(n));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("emitter");
+        }
+        let kept = kept.lock().expect("kept").clone();
+        assert_eq!(kept, (1..=1000).collect::<Vec<u64>>());
+        // The slow consumer read nothing while 1,000 events passed: it is
+        // told it missed 992 and then reads the last 8, in order.
+        assert_eq!(slow.try_next(), Some(Next::Missed(992)));
+        let rest: Vec<u64> = std::iter::from_fn(|| match slow.try_next() {
+            Some(Next::Event(e)) => Some(e.seq),
+            _ => None,
+        })
+        .collect();
+        assert_eq!(rest, (993..=1000).collect::<Vec<u64>>());
+    }
+}

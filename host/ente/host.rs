@@ -1,0 +1,91 @@
+//! What both front ends build from a seed card: the runtime, the shared
+//! handles, the Wasm runner and the core. `ente up` and PID 1 then run the
+//! same loop and show what it emits.
+
+use crate::wasm::WasmRunner;
+use ente_card::Card;
+use ente_core::{Config, Core, Handles, Wiring};
+use ente_runtime::{Profile, Runtime};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The host's settings a person may change (`ente up` flags).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostOptions {
+    /// Deadline of every call into an Ente (and of its instantiation and
+    /// `lifecycle.stop`), e.g. `5s`, `250ms`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub call_deadline: Option<Duration>,
+    /// How long a stop waits for a call in progress before it kills the body.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub stop_grace: Option<Duration>,
+    /// Starts within the start-limit interval after which a crash loop ends
+    /// as failed (default 5).
+    #[arg(long, value_name = "N")]
+    pub start_limit_burst: Option<u32>,
+    /// The start limit's interval (default 10s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub start_limit_interval: Option<Duration>,
+    /// How long an Ente must stay ready for its backoff to start over (default 10s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub backoff_reset: Option<Duration>,
+    /// Live children an Ente may spawn when its card sets no nproc (default 64).
+    #[arg(long, value_name = "N")]
+    pub children: Option<u32>,
+    /// Entes this host holds at most (default 4096).
+    #[arg(long, value_name = "N")]
+    pub capacity: Option<u32>,
+    /// Threads that run guest code (default: twice the cores, at least 4).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
+impl HostOptions {
+    pub fn config(&self) -> Config {
+        let mut c = Config::default();
+        if let Some(d) = self.call_deadline {
+            c.call_deadline = d;
+        }
+        if let Some(d) = self.stop_grace {
+            c.stop_grace = d;
+        }
+        if let Some(n) = self.start_limit_burst {
+            c.start_limit.burst = n;
+        }
+        if let Some(d) = self.start_limit_interval {
+            c.start_limit.interval = d;
+        }
+        if let Some(d) = self.backoff_reset {
+            c.backoff_reset = d;
+        }
+        if let Some(n) = self.children {
+            c.children = n;
+        }
+        if let Some(n) = self.capacity {
+            c.capacity = n as usize;
+        }
+        if let Some(n) = self.workers {
+            c.workers = n;
+        }
+        c
+    }
+}
+
+/// The core of the graph `seed` roots, ready to run.
+pub fn build(
+    home: &Path,
+    seed: &Path,
+    card: Card,
+    config: Config,
+    profile: Profile,
+) -> Result<(Core, Handles), String> {
+    let capacity = u32::try_from(config.capacity).unwrap_or(u32::MAX);
+    let runtime = Runtime::open_sized(home, profile, capacity).map_err(|e| e.to_string())?;
+    let wiring = Wiring::new(&config);
+    let handles = wiring.handles.clone();
+    let runner = Arc::new(WasmRunner::new(Arc::new(runtime), handles.clone()));
+    let core =
+        Core::new(config, card, runner, wiring).map_err(|e| format!("{}: {e}", seed.display()))?;
+    Ok((core, handles))
+}

@@ -1,0 +1,361 @@
+//! The Wasm runner: the core's [`Runner`] over `ente-runtime`. A body is
+//! one component instance; what it is made from is the component, checked
+//! against its card's grants and linked, once per Ente.
+
+mod links;
+
+pub use links::{SpineJournal, cap_to_wit, from_wit, to_wit, uevent_to_wit};
+
+use ente_card::{Capability, Payload};
+use ente_core::{Body, Cause, Exports, Handles, KillSwitch, Prepared, Runner, Spec, Verdict};
+use ente_runtime::{
+    Blueprint, CallError, Fault, Grants, Identity, Incarnation, Instance, Interrupt, JournalSink,
+    Ports, Runtime, RuntimeError, SupervisorDecision,
+};
+use std::any::Any;
+use std::sync::Arc;
+use ulid::Ulid;
+
+/// Makes Wasm bodies on `runtime`, their ports reaching the host's handles;
+/// their journal lines go onto the spine.
+pub struct WasmRunner {
+    runtime: Arc<Runtime>,
+    handles: Handles,
+    journal: Arc<dyn JournalSink>,
+}
+
+impl std::fmt::Debug for WasmRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmRunner").finish_non_exhaustive()
+    }
+}
+
+impl WasmRunner {
+    pub fn new(runtime: Arc<Runtime>, handles: Handles) -> WasmRunner {
+        WasmRunner {
+            runtime,
+            journal: Arc::new(SpineJournal(handles.clone())),
+            handles,
+        }
+    }
+}
+
+/// A component checked against its card and linked.
+struct WasmPrepared {
+    blueprint: Blueprint,
+    memory_limit: u64,
+}
+
+impl std::fmt::Debug for WasmPrepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmPrepared")
+            .field("blueprint", &self.blueprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared for WasmPrepared {
+    fn exports(&self) -> Exports {
+        exports(self.blueprint.export_set())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn exports(e: ente_runtime::Exports) -> Exports {
+    Exports {
+        lifecycle: e.lifecycle,
+        handler: e.handler,
+        mediator: e.mediator,
+        device_events: e.device_events,
+        timer_events: e.timer_events,
+        supervisor: e.supervisor,
+    }
+}
+
+fn unbuildable(e: impl ToString) -> Cause {
+    Cause::Unbuildable {
+        message: e.to_string(),
+    }
+}
+
+/// The grants of a card: what its requires map to (every one routed, the
+/// graph checks passed), and graph-view for the mediator.
+pub fn grants_of(spec: &Spec) -> Grants {
+    let mut grants = Grants::from_capabilities(&spec.card.requires);
+    grants.graph_view = spec.mediator;
+    grants
+}
+
+impl Runner for WasmRunner {
+    fn prepare(&self, spec: &Spec) -> Result<Arc<dyn Prepared>, Cause> {
+        let card = &spec.card;
+        let Payload::Wasm {
+            module_blake3,
+            entry,
+            ..
+        } = &card.payload
+        else {
+            return Err(unbuildable(
+                "native payloads run behind the shim component, which this host does not have yet",
+            ));
+        };
+        let memory_limit =
+            ente_runtime::memory_limit(card.soma.rlimits.mem_bytes).map_err(unbuildable)?;
+        let served: Vec<ente_runtime::Endpoint> = card
+            .provides
+            .iter()
+            .filter_map(|c| match c {
+                Capability::Endpoint { endpoint } if !spec.mediator => Some(to_wit(endpoint)),
+                _ => None,
+            })
+            .collect();
+        let component = self.runtime.load(module_blake3).map_err(unbuildable)?;
+        let blueprint = self
+            .runtime
+            .prepare(&card.label, &component, grants_of(spec), &served)
+            .map_err(unbuildable)?;
+        let export = format!("{entry}@0.1.0");
+        if !blueprint.exports(&export) {
+            return Err(unbuildable(format!(
+                "payload.entry is `{entry}`, but its component does not export `{export}` with the type ente drives"
+            )));
+        }
+        Ok(Arc::new(WasmPrepared {
+            blueprint,
+            memory_limit,
+        }))
+    }
+
+    fn incarnate(
+        &self,
+        spec: &Spec,
+        prepared: &Arc<dyn Prepared>,
+        generation: u64,
+    ) -> Result<Box<dyn Body>, Cause> {
+        let p = prepared
+            .as_any()
+            .downcast_ref::<WasmPrepared>()
+            .ok_or_else(|| Cause::Host {
+                message: "its body was prepared by another runner".into(),
+            })?;
+        let grants = p.blueprint.grants;
+        let card = &spec.card;
+        let (argv, envp) = match &card.payload {
+            Payload::Wasm { argv, envp, .. } => (argv.clone(), envp.clone()),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let ports = Ports {
+            journal: self.journal.clone(),
+            bus: grants
+                .bus
+                .then(|| Arc::new(links::BusLink(self.handles.clone())) as _),
+            graph: grants
+                .graph
+                .then(|| Arc::new(links::GraphLink(self.handles.clone())) as _),
+            graph_view: spec
+                .mediator
+                .then(|| Arc::new(links::ViewLink(self.handles.clone())) as _),
+            timers: Some(Arc::new(links::TimerLink(self.handles.clone()))),
+        };
+        let root = if grants.filesystem {
+            Some(
+                self.runtime
+                    .ente_root(&spec.id.to_string())
+                    .map_err(unbuildable)?,
+            )
+        } else {
+            None
+        };
+        let incarnation = Incarnation {
+            argv,
+            envp,
+            memory_limit: p.memory_limit,
+            root,
+            deadline: spec.deadline,
+            cpu: spec.counters.cpu_ns.clone(),
+            journal_dropped: spec.counters.journal_dropped.clone(),
+        };
+        let identity = Identity {
+            id: spec.id.to_string(),
+            label: card.label.clone(),
+        };
+        let instance = self
+            .runtime
+            .instantiate(&p.blueprint, identity, ports, &incarnation)
+            .map_err(|e| match e {
+                RuntimeError::Instantiate { fault, .. } => cause_of(&fault),
+                e @ RuntimeError::PoolFull { .. } => Cause::Host {
+                    message: e.to_string(),
+                },
+                e => unbuildable(e),
+            })?;
+        Ok(Box::new(WasmBody {
+            instance,
+            generation,
+        }))
+    }
+}
+
+/// A runtime fault as the core's cause.
+pub fn cause_of(fault: &Fault) -> Cause {
+    match fault.clone() {
+        Fault::Trap {
+            call,
+            code,
+            message,
+        } => Cause::Trap {
+            call: call.to_owned(),
+            code,
+            message,
+        },
+        Fault::Deadline { call, budget } => Cause::Deadline {
+            call: call.to_owned(),
+            budget,
+        },
+        Fault::MemoryLimit { call, limit, .. } => Cause::MemoryLimit {
+            call: call.to_owned(),
+            limit,
+        },
+        Fault::Killed { why, .. } => Cause::Killed { why },
+    }
+}
+
+fn call_cause(e: CallError) -> Cause {
+    match e {
+        CallError::Broke { fault, .. } | CallError::Broken { fault, .. } => cause_of(&fault),
+        e @ CallError::NoExport { .. } => Cause::Trap {
+            call: "(host)".into(),
+            code: None,
+            message: e.to_string(),
+        },
+    }
+}
+
+/// A cause as `ente:core/types.exit-cause`.
+fn exit_cause(cause: &Cause) -> ente_runtime::ExitCause {
+    use ente_runtime::ExitCause as W;
+    match cause {
+        Cause::Deadline { .. } => W::Deadline(cause.to_string()),
+        Cause::MemoryLimit { limit, .. } => W::MemoryLimit(*limit),
+        Cause::Killed { .. } => W::Killed(cause.to_string()),
+        Cause::Refused { reason } => W::Refused(reason.clone()),
+        Cause::Trap { .. } | Cause::Unbuildable { .. } | Cause::Host { .. } => {
+            W::Trapped(cause.to_string())
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Kill(Arc<Interrupt>);
+
+impl KillSwitch for Kill {
+    fn kill(&self, why: &str) {
+        self.0.kill(why);
+    }
+}
+
+/// One component instance.
+struct WasmBody {
+    instance: Instance,
+    generation: u64,
+}
+
+impl Body for WasmBody {
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn kill_switch(&self) -> Arc<dyn KillSwitch> {
+        Arc::new(Kill(self.instance.interrupt()))
+    }
+
+    fn broken(&self) -> Option<Cause> {
+        self.instance.broken().map(cause_of)
+    }
+
+    fn start(&mut self) -> Result<(), Cause> {
+        match self.instance.start() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(Cause::Refused { reason }),
+            Err(e) => Err(call_cause(e)),
+        }
+    }
+
+    fn stop(&mut self) -> Result<(), Cause> {
+        self.instance.stop().map_err(call_cause)
+    }
+
+    fn handle(
+        &mut self,
+        from: Ulid,
+        target: &ente_card::Endpoint,
+        body: &[u8],
+    ) -> Result<Vec<u8>, ente_bus::Unserved<Cause>> {
+        match self
+            .instance
+            .handle(&from.to_string(), &to_wit(target), body)
+        {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(refusal)) => Err(ente_bus::Unserved::Refused(refusal)),
+            Err(CallError::NoExport { .. }) => Err(ente_bus::Unserved::Refused(
+                "it serves no calls (it exports no ente:core/handler)".into(),
+            )),
+            Err(e) => Err(ente_bus::Unserved::Broke(call_cause(e))),
+        }
+    }
+
+    fn decide(
+        &mut self,
+        caller: Ulid,
+        target: &ente_card::Endpoint,
+    ) -> Result<ente_bus::Decision, Cause> {
+        let decision = self
+            .instance
+            .decide(&caller.to_string(), &to_wit(target))
+            .map_err(call_cause)?;
+        Ok(match decision {
+            ente_runtime::Decision::Allow(grant) => match grant.provider.parse::<Ulid>() {
+                Ok(provider) => ente_bus::Decision::Allow {
+                    provider,
+                    ttl: std::time::Duration::from_millis(grant.ttl_ms),
+                },
+                Err(_) => ente_bus::Decision::Deny(format!(
+                    "the mediator named a provider that is not an Ente id: {}",
+                    ente_runtime::host::clean(&grant.provider, 80)
+                )),
+            },
+            ente_runtime::Decision::Deny(reason) => {
+                ente_bus::Decision::Deny(ente_runtime::host::clean(&reason, 1024))
+            }
+        })
+    }
+
+    fn on_uevent(&mut self, event: &ente_kernel::uevent::Uevent) -> Result<(), Cause> {
+        self.instance
+            .on_uevent(&uevent_to_wit(event))
+            .map_err(call_cause)
+    }
+
+    fn on_timer(&mut self, token: u64) -> Result<(), Cause> {
+        self.instance
+            .on_timer(token)
+            .map(|_| ())
+            .map_err(call_cause)
+    }
+
+    fn on_child_exit(&mut self, child: Ulid, cause: &Cause) -> Result<Verdict, Cause> {
+        let decision = self
+            .instance
+            .on_child_exit(&child.to_string(), &exit_cause(cause))
+            .map_err(call_cause)?;
+        Ok(match decision {
+            SupervisorDecision::Restart(ms) => Verdict::Restart {
+                after: std::time::Duration::from_millis(ms),
+            },
+            SupervisorDecision::Stop => Verdict::Stop,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! What a person sees from `ente check`: exit 0 for valid cards, 1 with every
+//! fault on stderr otherwise, and a clear word for a path that is not there.
+
+use crate::support::{self, ente, text};
+
+#[test]
+fn valid_cards_exit_zero() {
+    let out = ente(&["check", "cards/demo.json", "cards/appliance.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 card files valid"));
+}
+
+#[test]
+fn a_folder_is_checked_file_by_file_and_any_fault_exits_one() {
+    let out = ente(&["check", "cards/invalid"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    let n = support::json_files("cards/invalid").len();
+    assert!(
+        err.contains(&format!("{n} of {n} card files refused")),
+        "{err}"
+    );
+    assert!(
+        err.contains("cards/invalid/child-nproc-too-large.json: 1 fault:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("genesis[0].soma.rlimits.nproc = 70000: must be 1..=65535"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_path_is_named() {
+    let out = ente(&["check", "cards/no-such-card.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cards/no-such-card.json: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_argument_is_a_usage_error() {
+    let out = ente(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("PATH"), "{}", text(&out.stderr));
+}
+#[test]
+fn the_cli_reports_every_graph_fault_and_exits_1() {
+    let out = ente(&["check", "--graph", "cards/invalid-graph"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    for file in [
+        "duplicate-id",
+        "unprovided-endpoint",
+        "dependency-cycle",
+        "child-exceeds-parent-spawn",
+        "mediator-claimed-by-a-grandchild",
+        "two-mediators",
+        "delegate-under-a-group",
+    ] {
+        assert!(
+            err.contains(&format!("cards/invalid-graph/{file}.json: 1 graph fault")),
+            "{err}"
+        );
+    }
+    // Without --graph the same cards are valid grammar.
+    let out = ente(&["check", "cards/invalid-graph"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_wasm_ente_asking_more_memory_than_a_slot_is_refused_by_the_graph_check() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut card: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::repo("cards/demo.json")).expect("demo"))
+            .expect("json");
+    card["genesis"][1]["soma"] = serde_json::json!({"rlimits": {"mem_bytes": 2u64 << 30}});
+    let file = dir.path().join("big.json");
+    std::fs::write(&file, serde_json::to_vec(&card).expect("json")).expect("write");
+    let file = file.to_string_lossy();
+    // The grammar allows it (a native Ente may have that much)...
+    assert_eq!(ente(&["check", &file]).status.code(), Some(0));
+    // ...but no Wasm Ente can: said, not capped.
+    let out = ente(&["check", "--graph", &file]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("genesis[1].soma.rlimits.mem_bytes = 2147483648: a Wasm Ente can have at most 1073741824 bytes"),
+        "{err}"
+    );
+}

@@ -1,0 +1,457 @@
+//! An in-process host for end-to-end tests: a seed card built from guest
+//! names, the real runtime, runner and core on a thread of their own, the
+//! spine read from the test, and calls made as any Ente of the graph.
+
+use crate::support::guest;
+use ente_core::{Config, Event, Handles, Kind, Next, Occurrence, Phase, Signal, State};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use ulid::Ulid;
+
+pub const MEDIATOR: &str = "656e74652d6d65646961746f722d7631";
+/// "echo-endpoint-v1".
+pub const ECHO: &str = "6563686f2d656e64706f696e742d7631";
+
+/// An endpoint of the tests: 16 bytes named by `tag`, as hex.
+pub fn endpoint(tag: &str) -> String {
+    let mut bytes = [b'.'; 16];
+    for (b, t) in bytes.iter_mut().zip(tag.bytes()) {
+        *b = t;
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn ep(interface: &str) -> ente_card::Endpoint {
+    ente_card::Endpoint {
+        interface: interface.into(),
+        version: 1,
+    }
+}
+
+/// One Ente of a test graph.
+#[derive(Debug, Clone)]
+pub struct Ente {
+    pub id: Ulid,
+    pub card: Value,
+}
+
+/// A ULID made from `label`, so that a test's ids are stable.
+pub fn id_of(label: &str) -> Ulid {
+    Ulid::from(blake3_u128(label))
+}
+
+fn blake3_u128(s: &str) -> u128 {
+    let d = ente_runtime::digest_of(s.as_bytes()).0;
+    u128::from_le_bytes(d[..16].try_into().expect("16 bytes"))
+}
+
+pub fn digest_of_guest(name: &str) -> String {
+    ente_runtime::digest_of(&std::fs::read(guest(name)).expect("read guest")).to_string()
+}
+
+impl Ente {
+    /// An Ente of the guest `guest` (a file of target/guests), OneShot,
+    /// requiring Journal.
+    pub fn new(label: &str, guest_name: &str) -> Ente {
+        Ente::of_digest(label, &digest_of_guest(guest_name))
+    }
+
+    /// An Ente of the component `digest`.
+    pub fn of_digest(label: &str, digest: &str) -> Ente {
+        let id = id_of(label);
+        Ente {
+            id,
+            card: json!({
+                "id": id.to_string(), "label": label,
+                "provides": [], "requires": [{"kind": "Journal"}], "soma": {},
+                "payload": {"kind": "Wasm", "module_blake3": digest, "entry": "ente:core/lifecycle", "envp": []},
+                "supervision": {"kind": "OneShot"}
+            }),
+        }
+    }
+
+    /// A grouping node (`Virtual`): no body, only children.
+    pub fn group(label: &str) -> Ente {
+        let id = id_of(label);
+        Ente {
+            id,
+            card: json!({
+                "id": id.to_string(), "label": label,
+                "provides": [], "requires": [], "soma": {},
+                "payload": {"kind": "Virtual"}, "supervision": {"kind": "OneShot"}
+            }),
+        }
+    }
+
+    pub fn provides(mut self, interface: &str) -> Ente {
+        push(
+            &mut self.card["provides"],
+            json!({"kind": "Endpoint", "endpoint_interface": interface, "endpoint_version": 1}),
+        );
+        self
+    }
+
+    pub fn requires(mut self, interface: &str) -> Ente {
+        push(
+            &mut self.card["requires"],
+            json!({"kind": "Endpoint", "endpoint_interface": interface, "endpoint_version": 1}),
+        );
+        self
+    }
+
+    pub fn requires_cap(mut self, cap: Value) -> Ente {
+        push(&mut self.card["requires"], cap);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Ente {
+        push(&mut self.card["payload"]["envp"], json!({ key: value }));
+        self
+    }
+
+    pub fn restart(mut self, initial_ms: u64, max_ms: u64) -> Ente {
+        self.card["supervision"] =
+            json!({"kind": "Restart", "initial_ms": initial_ms, "max_ms": max_ms});
+        self
+    }
+
+    pub fn delegate(mut self) -> Ente {
+        self.card["supervision"] = json!({"kind": "Delegate"});
+        self
+    }
+
+    pub fn mem(mut self, bytes: u64) -> Ente {
+        self.card["soma"] = json!({"rlimits": {"mem_bytes": bytes}});
+        self
+    }
+
+    pub fn nproc(mut self, n: u32) -> Ente {
+        self.card["soma"] = json!({"rlimits": {"nproc": n}});
+        self
+    }
+
+    pub fn child(mut self, child: Ente) -> Ente {
+        let mut card = child.card;
+        card["lineage"] = json!(self.id.to_string());
+        push(&mut self.card["genesis"], card);
+        self
+    }
+}
+
+fn push(array: &mut Value, v: Value) {
+    if !array.is_array() {
+        *array = json!([]);
+    }
+    if let Some(a) = array.as_array_mut() {
+        a.push(v);
+    }
+}
+
+pub const ROOT: &str = "01J00000000000000000000R00";
+
+/// The graph's mediator, of the guest `guest`.
+pub fn mediator(guest_name: &str) -> Ente {
+    let mut mediator = Ente::new("mediator", guest_name);
+    mediator.card["payload"]["entry"] = json!("ente:core/mediator");
+    mediator.card["requires"] = json!([]);
+    mediator.card["provides"] =
+        json!([{"kind": "Endpoint", "endpoint_interface": MEDIATOR, "endpoint_version": 1}]);
+    mediator.card["supervision"] = json!({"kind": "Restart", "initial_ms": 50, "max_ms": 1000});
+    mediator
+}
+
+/// A seed: a Virtual root that holds Journal, FilesystemRoot, Spawn and the
+/// mediator's endpoint, the default mediator, then `entes` in order.
+pub fn seed(entes: &[Ente]) -> Value {
+    seed_mediated(mediator("mediator"), entes)
+}
+
+/// [`seed`] with another mediator.
+pub fn seed_mediated(mediator: Ente, entes: &[Ente]) -> Value {
+    let mut m = mediator.card;
+    m["lineage"] = json!(ROOT);
+    let mut genesis = vec![m];
+    for e in entes {
+        let mut card = e.card.clone();
+        card["lineage"] = json!(ROOT);
+        genesis.push(card);
+    }
+    json!({
+        "id": ROOT, "label": "test-seed",
+        "provides": [
+            {"kind": "Journal"}, {"kind": "FilesystemRoot"}, {"kind": "Spawn"},
+            {"kind": "Endpoint", "endpoint_interface": MEDIATOR, "endpoint_version": 1}
+        ],
+        "soma": {}, "payload": {"kind": "Virtual"}, "supervision": {"kind": "OneShot"},
+        "genesis": genesis
+    })
+}
+
+/// Settings for tests: short deadlines, a long event ring.
+pub fn config() -> Config {
+    Config {
+        call_deadline: Duration::from_millis(500),
+        stop_grace: Duration::from_millis(300),
+        spine_ring: 1 << 16,
+        ..Config::default()
+    }
+}
+
+/// A running host.
+pub struct Host {
+    /// The store and state of the host, removed with it.
+    _home: tempfile::TempDir,
+    pub handles: Handles,
+    events: ente_core::Subscription,
+    pub seen: Vec<Arc<Occurrence>>,
+    ids: HashMap<String, Ulid>,
+    thread: Option<std::thread::JoinHandle<ente_core::Ending>>,
+}
+
+impl Host {
+    /// Start the graph of `seed` with `config`, every guest in the store.
+    pub fn start(seed: Value, config: Config) -> Host {
+        let home = tempfile::tempdir().expect("home");
+        let cas = ente_runtime::Cas::new(home.path());
+        for entry in std::fs::read_dir(crate::support::repo("target/guests")).expect("guests") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                cas.add_file(&path).expect("add guest");
+            }
+        }
+        Host::start_in(home, seed, config)
+    }
+
+    /// As [`Host::start`], with the store already in `home`.
+    pub fn start_in(home: tempfile::TempDir, seed: Value, config: Config) -> Host {
+        let bytes = serde_json::to_vec(&seed).expect("json");
+        let card = ente_card::parse(&bytes, std::path::Path::new("seed.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ids = card
+            .walk()
+            .map(|c| (c.label.clone(), c.id))
+            .collect::<HashMap<_, _>>();
+        let (core, handles) = ente::host::build(
+            home.path(),
+            std::path::Path::new("seed.json"),
+            card,
+            config,
+            ente_runtime::Profile::Native,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let events = handles.spine.subscribe();
+        let thread = std::thread::Builder::new()
+            .name("ente-core-loop".into())
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime")
+                    .block_on(core.run())
+            })
+            .expect("loop thread");
+        Host {
+            _home: home,
+            handles,
+            events,
+            seen: Vec::new(),
+            ids,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn id(&self, label: &str) -> Ulid {
+        *self
+            .ids
+            .get(label)
+            .unwrap_or_else(|| panic!("no Ente `{label}` in the seed"))
+    }
+
+    /// Take every event the spine has now.
+    fn drain(&mut self) {
+        while let Some(next) = self.events.try_next() {
+            match next {
+                Next::Event(e) => self.seen.push(e),
+                Next::Missed(n) => panic!("the test's subscription missed {n} events"),
+                Next::Closed => return,
+            }
+        }
+    }
+
+    /// Wait (up to 30 s) for an event that `pred` accepts, among those seen
+    /// so far or to come; returns it and how long the wait took.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        pred: impl Fn(&Occurrence) -> bool,
+    ) -> (Arc<Occurrence>, Duration) {
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(30);
+        loop {
+            self.drain();
+            if let Some(e) = self.seen.iter().find(|e| pred(e)) {
+                return (e.clone(), t0.elapsed());
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{what} never happened; the spine said:\n{}",
+                    self.transcript()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Wait until `label` is in `phase`; returns its state then.
+    pub fn wait_phase(&mut self, label: &str, phase: Phase) -> State {
+        let id = self.id(label);
+        let t0 = Instant::now();
+        loop {
+            if let Some(s) = self.state(label)
+                && s.phase() == phase
+            {
+                return s;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "`{label}` ({id}) never became {}; it is {:?}; the spine said:\n{}",
+                phase.name(),
+                self.state(label),
+                self.transcript()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Wait for the first wave of starts to end.
+    pub fn settled(&mut self) -> (usize, usize) {
+        let (e, _) = self.wait_for("the graph settling", |e| {
+            matches!(e.kind, Kind::Settled { .. })
+        });
+        match e.kind {
+            Kind::Settled { ready, bodies } => (ready, bodies),
+            _ => unreachable!("matched above"),
+        }
+    }
+
+    pub fn state(&self, label: &str) -> Option<State> {
+        self.handles
+            .read()
+            .get(self.id(label))
+            .map(|r| r.state.clone())
+    }
+
+    /// Call `target` as the Ente `caller` (the host stamps it, as for a guest).
+    pub fn call_as(
+        &self,
+        caller: &str,
+        target: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, ente_bus::BusError> {
+        self.handles.bus.invoke(self.id(caller), &ep(target), body)
+    }
+
+    /// Every event of `label` of this kind so far.
+    pub fn events_of(&mut self, label: &str) -> Vec<Arc<Occurrence>> {
+        self.drain();
+        let id = self.id(label);
+        self.seen
+            .iter()
+            .filter(|e| e.ente.as_ref().is_some_and(|(i, _)| *i == id))
+            .cloned()
+            .collect()
+    }
+
+    /// The journal lines of `label` so far.
+    pub fn journal(&mut self, label: &str) -> Vec<String> {
+        self.events_of(label)
+            .iter()
+            .filter_map(|e| match &e.kind {
+                Kind::Journal { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many bodies of `label` were started.
+    pub fn starts(&mut self, label: &str) -> usize {
+        self.events_of(label)
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    Kind::State {
+                        to: Phase::Starting,
+                        ..
+                    }
+                )
+            })
+            .count()
+    }
+
+    pub fn transcript(&mut self) -> String {
+        self.seen
+            .iter()
+            .map(|e| {
+                format!(
+                    "  #{} {:?} {}: {:?}",
+                    e.seq,
+                    e.at,
+                    e.ente.as_ref().map_or("", |(_, l)| l.as_str()),
+                    e.kind
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Stop everything in order; returns how long it took.
+    pub fn stop(mut self) -> Duration {
+        let t0 = Instant::now();
+        let _ = self
+            .handles
+            .inbox
+            .blocking_send(Event::Signal(Signal::Stop("test")));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        t0.elapsed()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self
+                .handles
+                .inbox
+                .blocking_send(Event::Signal(Signal::Stop("test ended")));
+            let _ = t.join();
+        }
+    }
+}
+
+/// A home whose store holds every guest and these components; returns the
+/// home and each component's digest.
+pub fn home_with(components: &[Vec<u8>]) -> (tempfile::TempDir, Vec<String>) {
+    let home = tempfile::tempdir().expect("home");
+    let cas = ente_runtime::Cas::new(home.path());
+    for entry in std::fs::read_dir(crate::support::repo("target/guests")).expect("guests") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            cas.add_file(&path).expect("add guest");
+        }
+    }
+    let digests = components
+        .iter()
+        .map(|c| cas.add(c).expect("add").0.to_string())
+        .collect();
+    (home, digests)
+}
+
+/// Print how long containing a hazard took (the hostile suite's record).
+pub fn contained(hazard: &str, took: Duration) {
+    println!("contained: {hazard}: {} ms", took.as_millis());
+}

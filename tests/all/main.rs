@@ -1,0 +1,41 @@
+//! The end-to-end tests of the host, in one binary (wasmtime is linked once
+//! for all of them): real components from guests/, the real runtime, bus and
+//! core, and the `ente` binary where a person would use it.
+//!
+//! The hostile suite (`hostile_*`) runs one hazard per test. Each asserts
+//! that the host stays up, that the other Entes keep answering, and that
+//! the spine recorded the event with its cause, and prints how long
+//! containment took (`contained: ...`, shown with `--nocapture`).
+
+mod fixture;
+mod support;
+
+mod check_cli;
+mod filesystem_root_is_one_private_directory;
+mod link_refuses_ungranted_import;
+mod linker_defines_only_the_wasi_imported;
+mod mediator_denies_with_reason;
+mod run_plugin_on_a_laptop;
+mod store_refuses_tampered_bytes;
+mod uevents_reach_device_holders;
+mod up_demo_starts_serves_and_stops;
+
+mod dependencies_start_first;
+mod spawn_authority;
+mod supervision;
+mod timers_wake_an_ente;
+mod up_acts_on_sigterm_while_a_guest_spins;
+mod up_runs_std_guests;
+
+mod hostile_components;
+mod hostile_crash_loop;
+mod hostile_cycles;
+mod hostile_flood;
+mod hostile_host_calls;
+mod hostile_infinite_loop;
+mod hostile_journal_spam;
+mod hostile_mediator;
+mod hostile_memory_bomb;
+mod hostile_oversized;
+mod hostile_recursion;
+mod hostile_spawn_loop;

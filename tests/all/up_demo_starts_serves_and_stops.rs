@@ -1,0 +1,55 @@
+//! `ente up` on the demo graph: the mediator, echo and client start in
+//! dependency order and the client's call reaches echo through the
+//! mediator; `flaky` traps every third call of `ticker` and is restarted
+//! with its backoff shown; `crasher` traps on every start and ends failed
+//! after the start limit; SIGTERM stops every Ente, children first and the
+//! mediator last, with exit 0.
+
+use crate::support;
+
+#[test]
+fn the_demo_graph_starts_serves_restarts_and_stops_cleanly_on_sigterm() {
+    let home = tempfile::tempdir().expect("home");
+    let mut up = support::Up::start(home.path(), &support::repo("cards/demo.json"));
+    up.wait_for("mediator: ready");
+    up.wait_for("echo: ready");
+    up.wait_for("[client] info: reply: hello from the demo");
+    up.wait_for("client: ready");
+    let served = up.wait_for("served      1");
+    assert!(
+        served.starts_with("echo"),
+        "echo served the client's call: {served}"
+    );
+    let failed = up.wait_for("crasher: failed:");
+    assert!(
+        failed.contains("5 starts within 10 s, the start limit; last it trapped in `lifecycle.start` (UnreachableCodeReached)"),
+        "{failed}"
+    );
+    up.wait_for("[ticker] info: reply: call 2");
+    let died = up.wait_for("flaky: its body ended: trapped in `handler.handle`");
+    assert!(died.contains("UnreachableCodeReached"), "{died}");
+    up.wait_for("flaky: backing off: restart 1 in");
+    let mark = up.mark();
+    up.wait_after(mark, "flaky: ready");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let order: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("stopped `"))
+        .collect();
+    let at = |l: &str| order.iter().position(|o| *o == l).unwrap_or(usize::MAX);
+    assert!(at("stopped `client`") < at("stopped `echo`"), "{order:?}");
+    assert!(at("stopped `ticker`") < at("stopped `flaky`"), "{order:?}");
+    assert_eq!(
+        &order[order.len() - 2..],
+        ["stopped `mediator`", "stopped `demo`"],
+        "{order:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("[echo] info: echo stopping")),
+        "{}",
+        lines.join("\n")
+    );
+}
