@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod console;
+pub mod diagnostics;
 pub mod home;
 pub mod host;
 pub mod pid1;

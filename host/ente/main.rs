@@ -23,7 +23,9 @@ enum Command {
     Check {
         /// Also check the graph each card roots: unique ids, a provider for
         /// every requirement, no dependency cycle, no child granted more than
-        /// its parent holds.
+        /// its parent holds, the mediator chosen by the seed, what a Wasm
+        /// Ente can be given, and that a `Delegate` child's parent exports
+        /// the supervisor (read from the store under $ENTE_HOME).
         #[arg(long)]
         graph: bool,
         /// Card files or folders.
@@ -76,9 +78,10 @@ fn main() -> ExitCode {
     if ente_kernel::is_pid1() {
         ente::pid1::main();
     }
+    ente::diagnostics::init(ente::diagnostics::Sink::Stderr);
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { graph, paths } => check::run(&paths, graph),
+        Command::Check { graph, paths } => check::run(&paths, graph, &home::home()),
         Command::Run {
             component,
             grants,

@@ -92,3 +92,36 @@ fn a_wasm_ente_asking_more_memory_than_a_slot_is_refused_by_the_graph_check() {
         "{err}"
     );
 }
+
+#[test]
+fn a_delegate_childs_parent_must_export_the_supervisor() {
+    use crate::fixture::{Ente, seed};
+    let home = tempfile::tempdir().expect("home");
+    for g in ["echo", "delegating_parent", "mediator", "hostile_trap"] {
+        let out = support::ente_in(
+            home.path(),
+            &["cas", "add", &support::guest(g).to_string_lossy()],
+        );
+        assert!(out.status.success());
+    }
+    let child = || Ente::new("child", "hostile_trap").delegate();
+    let check = |parent: Ente| {
+        let file = home.path().join("seed.json");
+        std::fs::write(
+            &file,
+            serde_json::to_vec(&seed(&[parent.child(child())])).expect("json"),
+        )
+        .expect("write");
+        support::ente_in(home.path(), &["check", "--graph", &file.to_string_lossy()])
+    };
+    let out = check(Ente::new("parent", "echo"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("genesis[1].genesis[0].supervision: `child`")
+            && err.contains("does not export ente:core/supervisor@0.1.0"),
+        "{err}"
+    );
+    let out = check(Ente::new("parent", "delegating_parent"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

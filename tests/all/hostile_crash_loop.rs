@@ -83,6 +83,7 @@ fn a_trap_after_n_calls_is_restarted_and_serves_again() {
         .expect_err("the third traps");
     assert!(err.to_string().contains("UnreachableCodeReached"), "{err}");
     // While it backs off, a caller is told so (its lease was dropped).
+    host.wait_phase("flaky", Phase::BackingOff);
     let backing = host
         .call_as("caller", &flaky_ep, b"4")
         .expect_err("backing off");

@@ -116,12 +116,7 @@ fn a_child_is_checked_like_the_seeds_genesis() {
     let answer = ask(
         &host,
         &sp,
-        &card(
-            &host,
-            "stray",
-            crate::fixture::ROOT,
-            serde_json::json!({}),
-        ),
+        &card(&host, "stray", crate::fixture::ROOT, serde_json::json!({})),
     );
     assert!(
         answer.contains("lineage must be the caller's id"),

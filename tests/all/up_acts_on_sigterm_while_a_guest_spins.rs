@@ -29,7 +29,7 @@ fn sigterm_is_acted_on_while_a_guest_spins_in_start() {
         &file,
         &["--call-deadline", "60s", "--stop-grace", "100ms"],
     );
-    up.wait_for("spinner: starting");
+    up.wait_for(&format!("{:<16} starting", "spinner"));
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
     up.signal_term();

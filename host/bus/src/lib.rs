@@ -101,8 +101,9 @@ pub trait Observer<F>: Send + Sync {
     fn broke(&self, ente: Ulid, fault: &F);
     fn lease(&self, event: LeaseEvent);
     /// Why `ente` has no body on the bus now (starting, backing off,
-    /// stopped), in words for its callers.
-    fn absent(&self, ente: Ulid) -> String;
+    /// stopped), in words for its callers; `ended` is the fault of its last
+    /// body when that body broke (the host may not have heard of it yet).
+    fn absent(&self, ente: Ulid, ended: Option<&str>) -> String;
 }
 
 /// Why a call did not reach its provider, or failed there.

@@ -122,6 +122,7 @@ impl<B: Body> Bus<B> {
         let mut state = slot.lock();
         state.body = Some(body);
         state.gone = false;
+        state.ended = None;
         drop(state);
         slot.freed.notify_all();
         slot
@@ -243,11 +244,20 @@ impl<B: Body> Bus<B> {
             Untaken::Err(e) => e,
             Untaken::Absent => BusError::NotRunning {
                 provider: slot.label.clone(),
-                state: self
-                    .observer
-                    .as_ref()
-                    .map_or_else(|| "it has no body".to_owned(), |o| o.absent(slot.id)),
+                state: self.describe(slot),
             },
+        }
+    }
+
+    /// Why `slot` has no body, in words.
+    fn describe(&self, slot: &Slot<B>) -> String {
+        let ended = slot.lock().ended.clone();
+        match &self.observer {
+            Some(o) => o.absent(slot.id, ended.as_deref()),
+            None => ended.map_or_else(
+                || "it has no body".to_owned(),
+                |e| format!("its body ended: {e}"),
+            ),
         }
     }
 
@@ -286,15 +296,11 @@ impl<B: Body> Bus<B> {
             Decision::Allow { provider, ttl } => {
                 // A lease is kept only for a provider that can serve it now.
                 if !self.slot(provider).is_some_and(|s| s.is_live()) {
-                    let state = match (self.slot(provider), &self.observer) {
-                        (Some(s), Some(o)) => (s.label.clone(), o.absent(provider)),
-                        (Some(s), None) => (s.label.clone(), "it has no body".into()),
-                        (None, _) => (provider.to_string(), "it is not an Ente here".into()),
+                    let (provider, state) = match self.slot(provider) {
+                        Some(s) => (s.label.clone(), self.describe(&s)),
+                        None => (provider.to_string(), "it is not an Ente here".into()),
                     };
-                    return Err(BusError::NotRunning {
-                        provider: state.0,
-                        state: state.1,
-                    });
+                    return Err(BusError::NotRunning { provider, state });
                 }
                 self.leases
                     .insert(caller, target.clone(), provider, ttl, now);
@@ -416,8 +422,9 @@ impl<B: Body> Bus<B> {
             None if !state.gone => state.body = Some(body),
             // Stopped meanwhile, or broken: the body goes (after the lock).
             _ => {
-                if broken.is_some() {
+                if let Some(fault) = &broken {
                     state.gone = true;
+                    state.ended = Some(fault.to_string());
                 }
                 drop(state);
                 slot.freed.notify_all();

@@ -24,6 +24,8 @@ pub(crate) struct SlotState<B> {
     /// Set when the body died or was taken off: no more calls until a new
     /// body is installed.
     pub(crate) gone: bool,
+    /// The fault of the last body, when it broke.
+    pub(crate) ended: Option<String>,
 }
 
 /// One Ente on the bus.
@@ -56,6 +58,7 @@ impl<B> Slot<B> {
                 queue: VecDeque::new(),
                 next_ticket: 0,
                 gone: true,
+                ended: None,
             }),
             freed: Condvar::new(),
             served: AtomicU64::new(0),

@@ -108,8 +108,11 @@ impl Observer<String> for Heard {
         self.leases.lock().expect("heard").push(event);
     }
 
-    fn absent(&self, _ente: Ulid) -> String {
-        "backing off for a test".into()
+    fn absent(&self, _ente: Ulid, ended: Option<&str>) -> String {
+        format!(
+            "backing off for a test, after {}",
+            ended.unwrap_or("nothing")
+        )
     }
 }
 
@@ -311,7 +314,7 @@ fn a_body_that_breaks_leaves_the_bus_and_its_death_is_heard() {
         bus.invoke(caller, &ep(0), b"x"),
         Err(BusError::NotRunning {
             provider: format!("e{}", ids[0]),
-            state: "backing off for a test".into()
+            state: "backing off for a test, after it trapped".into()
         })
     );
 }

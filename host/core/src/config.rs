@@ -60,7 +60,7 @@ impl Default for Config {
             capacity: 4096,
             deliveries: 64,
             workers: (cores * 2).max(4),
-            spine_ring: 4096,
+            spine_ring: 1024,
             purge_every: Duration::from_secs(5),
             bus: BusConfig::default(),
         }

@@ -158,6 +158,12 @@ impl Core {
 
     /// The first wave: every Ente whose dependencies are met starts now.
     pub fn boot(&mut self) {
+        tracing::info!(
+            entes = self.read().len(),
+            workers = self.config.workers,
+            deadline = ?self.config.call_deadline,
+            "starting the graph"
+        );
         let now = Instant::now();
         self.timers
             .set(now + self.config.purge_every, Due::PurgeLeases);
@@ -169,6 +175,7 @@ impl Core {
 
     /// One event, and every effect it has.
     pub fn handle(&mut self, event: Event) {
+        tracing::trace!(?event, "event");
         match event {
             Event::Signal(signal) => self.on_signal(signal),
             Event::Reaped(r) => {

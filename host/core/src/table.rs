@@ -51,8 +51,11 @@ pub struct Record {
     pub counters: Arc<Counters>,
     /// Ends the current body's call from outside (one per body).
     pub kill: Arc<KillSlot>,
-    /// A job (start, stop, delivery) is running for it.
+    /// A start or a delivery job is running for it.
     pub busy: bool,
+    /// Start again once the job running now ends (a restart came due while
+    /// a delivery was under way).
+    pub start_after: bool,
     pub deliveries: VecDeque<Delivery>,
     pub dropped: u64,
     /// What each of its requirements may be served by: it starts when each
@@ -84,6 +87,7 @@ impl Record {
             counters: Arc::default(),
             kill: Arc::default(),
             busy: false,
+            start_after: false,
             deliveries: VecDeque::new(),
             dropped: 0,
             deps: Vec::new(),

@@ -122,6 +122,13 @@ impl Handles {
     /// `graph.spawn` by `by`: the card is checked here (its grammar), then
     /// by the core (its place in the graph).
     pub fn spawn(&self, by: Ulid, card_json: &str, within: Duration) -> Result<Ulid, String> {
+        let size = card_json.len() as u64;
+        if size > ente_card::MAX_CARD_BYTES {
+            return Err(format!(
+                "the card is {size} bytes, more than a card may be ({} bytes)",
+                ente_card::MAX_CARD_BYTES
+            ));
+        }
         let card = ente_card::parse(card_json.as_bytes(), std::path::Path::new("(spawned card)"))
             .map_err(|e| e.to_string())?;
         self.ask(within, |reply| Control::Spawn {
@@ -171,15 +178,19 @@ impl Observer<Death> for BusObserver {
         self.spine.emit(None, Kind::Lease(event));
     }
 
-    fn absent(&self, ente: Ulid) -> String {
+    fn absent(&self, ente: Ulid, ended: Option<&str>) -> String {
         let Some(table) = self.table.upgrade() else {
             return "the host is stopping".into();
         };
         let t = table.read().unwrap_or_else(|p| p.into_inner());
-        t.get(ente).map_or_else(
-            || "it is not an Ente of this host".into(),
-            |r| r.state.to_string(),
-        )
+        match (t.get(ente).map(|r| &r.state), ended) {
+            (None, _) => "it is not an Ente of this host".into(),
+            // The bus knows first: the core has not yet acted on the death.
+            (Some(crate::State::Ready { .. }), Some(fault)) => {
+                format!("its body just ended ({fault}); its supervision decides what follows")
+            }
+            (Some(state), _) => state.to_string(),
+        }
     }
 }
 

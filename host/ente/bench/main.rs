@@ -2,13 +2,23 @@
 //! measured in the same run, on the same engine and components.
 //!
 //! - instantiate_to_ready: an Ente from instantiation to ready (its
-//!   `lifecycle.start` returned) against raw `InstancePre` instantiation;
+//!   `lifecycle.start` returned) against raw `InstancePre` instantiation,
+//!   with a WASI context (`raw`) and without (`bare`: the system Entes
+//!   import no WASI, so this is the floor);
 //! - invoke_64b / invoke_64kib: a guest -> host -> guest call through ente's
 //!   bus with the lease cached, against the raw synchronous chain;
-//! - idle_ente_rss: resident memory per idle Ente, at 1,000 Entes.
+//! - idle_ente_rss: resident memory per idle Ente, at 1,000 Entes;
+//! - restart_to_ready: on the real core, from a trap in a call to the
+//!   restarted Ente ready again (no backoff), against a first
+//!   instantiate-to-ready;
+//! - graph_1000_ready / graph_10000_ready: a seed of that many echo Entes,
+//!   from the loaded card to every one ready (goals: 50 ms and 500 ms);
+//! - invoke_throughput: calls a second through the bus with a caller per
+//!   core, against one caller (goal: at least 1.6 on 2 cores).
 //!
 //! Medians of interleaved batches; writes target/bench/bench.json.
 
+mod graph;
 mod raw;
 
 use ente_bus::{Bus, BusConfig, Decision, Mediator, Unserved};
@@ -98,7 +108,7 @@ fn echo_endpoint() -> Endpoint {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -125,7 +135,7 @@ fn compare(mut ente: impl FnMut(), mut raw: impl FnMut()) -> (f64, f64) {
     (median(e), median(r))
 }
 
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
         .split_whitespace()
@@ -207,8 +217,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         },
     );
-    drop((keep_e, keep_r));
     table.push(("instantiate_only", e, r));
+    // Against the floor: a store without any WASI context.
+    let bare_echo = raw::prepare_bare(&engine, &echo)?;
+    let mut keep_b = Vec::with_capacity(BATCH);
+    let (e, r) = compare(
+        || {
+            let mut i = runtime
+                .instantiate(&echo_bp, id.clone(), ports.clone(), &inc)
+                .expect("instantiate");
+            i.start().expect("start").expect("ready");
+            keep_e.push(i);
+            if keep_e.len() == BATCH {
+                keep_e.clear();
+            }
+        },
+        || {
+            keep_b.push(raw::instantiate_bare(&engine, &bare_echo).expect("bare instantiate"));
+            if keep_b.len() == BATCH {
+                keep_b.clear();
+            }
+        },
+    );
+    drop((keep_e, keep_r, keep_b));
+    let first_ready_ns = e;
+    table.push(("instantiate_to_ready_vs_bare", e, r));
 
     // 2. guest -> host -> guest through the bus, lease cached.
     let bus: Arc<Bus<EnteBody>> = Arc::new(Bus::new(BusConfig::default()));
@@ -300,6 +333,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({"bytes_per_ente": per_ente, "entes": IDLE_ENTES}),
     );
     drop(idle);
+    drop(runtime);
+
+    // 4. The living graph, on the real core.
+    let digest = |name: &str| -> Result<String, Box<dyn std::error::Error>> {
+        Ok(ente_runtime::Cas::new(home)
+            .add_file(&guest(name))?
+            .0
+            .to_string())
+    };
+    let (echo_d, med_d, trap_d, client_d) = (
+        digest("echo")?,
+        digest("mediator")?,
+        digest("hostile_trap")?,
+        digest("client")?,
+    );
+    let restart = graph::restart_to_ready(home, 200, &trap_d, &med_d, &client_d)?;
+    println!(
+        "{:<22} {restart:>10.0}ns {first_ready_ns:>10.0}ns {:>7.2}  (against a first instantiate-to-ready)",
+        "restart_to_ready",
+        restart / first_ready_ns
+    );
+    results.insert(
+        "restart_to_ready".into(),
+        serde_json::json!({"ente_ns": restart.round(), "first_ready_ns": first_ready_ns.round(), "ratio": (restart / first_ready_ns * 1000.0).round() / 1000.0}),
+    );
+    for (name, n, goal) in [
+        ("graph_1000_ready", 1000, 50.0),
+        ("graph_10000_ready", 10_000, 500.0),
+    ] {
+        let (ms, rss) = graph::graph_ready(home, n, &echo_d, &med_d)?;
+        println!(
+            "{name:<22} {ms:>10.1}ms  (goal under {goal} ms); {:.1} KiB resident per Ente",
+            rss as f64 / 1024.0
+        );
+        results.insert(
+            name.into(),
+            serde_json::json!({"ms": (ms * 10.0).round() / 10.0, "goal_ms": goal, "rss_bytes_per_ente": rss, "entes": n}),
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let window = Duration::from_millis(1500);
+    let one = graph::invoke_throughput(home, 1, window, &echo_d, &med_d, &client_d)?;
+    let all = graph::invoke_throughput(home, cores, window, &echo_d, &med_d, &client_d)?;
+    println!(
+        "{:<22} {all:>10.0}/s {one:>10.0}/s {:>7.2}  ({cores} callers against 1; goal at least 1.6 on 2 cores)",
+        "invoke_throughput",
+        all / one
+    );
+    results.insert(
+        "invoke_throughput".into(),
+        serde_json::json!({"calls_per_s": all.round(), "one_core_calls_per_s": one.round(), "callers": cores, "ratio": (all / one * 1000.0).round() / 1000.0}),
+    );
+
     std::fs::create_dir_all("target/bench")?;
     std::fs::write(
         "target/bench/bench.json",

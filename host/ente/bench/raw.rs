@@ -72,6 +72,39 @@ pub fn prepare(engine: &Engine, component: &Component) -> wasmtime::Result<Insta
     linker.instantiate_pre(component)
 }
 
+/// A store without any WASI context: what an Ente that imports no WASI
+/// (the system Entes) needs at the least.
+pub struct BareState;
+
+impl types::Host for BareState {}
+
+impl journal::Host for BareState {
+    fn log(&mut self, _level: Level, _message: String) {}
+}
+
+/// `component` prepared against a linker without WASI.
+pub fn prepare_bare(
+    engine: &Engine,
+    component: &Component,
+) -> wasmtime::Result<InstancePre<BareState>> {
+    let mut linker: Linker<BareState> = Linker::new(engine);
+    types::add_to_linker::<BareState, HasSelf<BareState>>(&mut linker, |s| s)?;
+    journal::add_to_linker::<BareState, HasSelf<BareState>>(&mut linker, |s| s)?;
+    linker.instantiate_pre(component)
+}
+
+/// A bare instance (no WASI context), kept with its store.
+pub fn instantiate_bare(
+    engine: &Engine,
+    pre: &InstancePre<BareState>,
+) -> wasmtime::Result<(Store<BareState>, handler::Guest)> {
+    let mut store = Store::new(engine, BareState);
+    store.set_epoch_deadline(u64::MAX / 2);
+    let instance = pre.instantiate(&mut store)?;
+    let handler = handler::GuestIndices::new(pre)?.load(&mut store, &instance)?;
+    Ok((store, handler))
+}
+
 /// A raw instance with its handler.
 pub fn instantiate(engine: &Engine, pre: &InstancePre<RawState>) -> wasmtime::Result<Peer> {
     let mut store = Store::new(engine, RawState::new());

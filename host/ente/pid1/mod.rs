@@ -98,6 +98,7 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     // From here on, PID 1 speaks through the kernel log; until here (only
     // to report a failed mount) through /dev/console.
     let console = kernel_log();
+    crate::diagnostics::init(crate::diagnostics::Sink::Console);
     say!("PID 1 up at {t_init} ms (monotonic)");
     if let Err(e) = console {
         say!("{e}; lines go to /dev/console");
@@ -124,12 +125,13 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     if let Err(e) = surface::set_hostname(&card.label) {
         alarm!("{e}");
     }
+
     let status = Arc::new(Status::new(false).with_clock(monotonic_ms));
     let built = crate::host::build(
         Path::new(HOME),
         &seed,
         card,
-        ente_core::Config::default(),
+        appliance_config(),
         ente_runtime::Profile::Portable,
     );
     let (core, handles) = match built {
@@ -161,6 +163,17 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     });
     say!("syncing; {how:?}");
     how
+}
+
+/// The host's settings on the appliance: the defaults, with two workers per
+/// core (at least two): a guest that blocks holds one of them, and under
+/// emulation each more thread costs boot time for no parallelism.
+fn appliance_config() -> ente_core::Config {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    ente_core::Config {
+        workers: (cores * 2).max(2),
+        ..ente_core::Config::default()
+    }
 }
 
 /// The loop of the core, fed by PID 1's sources: signals, reaped children,

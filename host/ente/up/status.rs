@@ -87,6 +87,11 @@ impl Status {
         }
         let line = match &e.kind {
             Kind::Journal { .. } => return,
+            // On the way to ready: the next line says where it got.
+            Kind::State {
+                to: Phase::Starting | Phase::Waiting,
+                ..
+            } => return,
             Kind::State { to, detail, .. } => {
                 if *to == Phase::Stopped {
                     console::line(&format!("stopped `{label}`"));

@@ -133,7 +133,9 @@ impl PrecompileCache {
             digest: *digest,
             message: format!("{e:#}"),
         };
+        let t0 = std::time::Instant::now();
         let component = Component::new(engine, &bytes).map_err(failed)?;
+        tracing::info!(%digest, bytes = bytes.len(), took = ?t0.elapsed(), "compiled a component");
         let artifact = component.serialize().map_err(failed)?;
         let mut file = Vec::with_capacity(HEADER + artifact.len());
         file.extend_from_slice(MAGIC);

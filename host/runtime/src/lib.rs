@@ -19,6 +19,7 @@ pub mod engine;
 pub mod entropy;
 pub mod grants;
 pub mod host;
+pub mod inspect;
 pub mod instance;
 pub mod interrupt;
 pub mod limits;

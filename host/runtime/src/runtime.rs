@@ -425,7 +425,7 @@ impl Runtime {
             limiter: EnteLimiter::new(incarnation.memory_limit),
             clock: Clock::start("instantiate", incarnation.deadline),
             interrupt: Interrupt::new(),
-            insecure_seed: insecure_seed(),
+            insecure_seed: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -502,14 +502,6 @@ fn is_fault(e: &wasmtime::Error) -> bool {
         || e.downcast_ref::<crate::interrupt::DeadlineReached>()
             .is_some()
         || e.downcast_ref::<crate::interrupt::Killed>().is_some()
-}
-
-/// The seed of `wasi:random/insecure-seed`, new for each store.
-fn insecure_seed() -> u128 {
-    use rand_core::TryRng;
-    let mut b = [0u8; 16];
-    let Ok(()) = crate::entropy::KernelRandom.try_fill_bytes(&mut b);
-    u128::from_ne_bytes(b)
 }
 
 impl Drop for Runtime {

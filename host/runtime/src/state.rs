@@ -89,7 +89,8 @@ pub struct EnteState {
     pub(crate) limiter: EnteLimiter,
     pub(crate) clock: Clock,
     pub(crate) interrupt: Arc<Interrupt>,
-    pub(crate) insecure_seed: u128,
+    /// `wasi:random/insecure-seed`, drawn on first use.
+    pub(crate) insecure_seed: Option<u128>,
 }
 
 impl std::fmt::Debug for EnteState {

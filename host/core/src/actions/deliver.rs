@@ -45,13 +45,15 @@ impl Core {
         );
     }
 
-    /// Queue `d` for `id`; false when dropped (full queue, or no body).
+    /// Queue `d` for `id` (ready, or starting: it is handed over once
+    /// ready); false when dropped, and then counted and said.
     pub(crate) fn enqueue(&mut self, id: Ulid, d: Delivery) -> bool {
         let cap = self.config.deliveries;
         {
             let mut t = self.write();
             let Some(r) = t.get_mut(id) else { return false };
-            if !matches!(r.state, State::Ready { .. }) {
+            if !matches!(r.state, State::Ready { .. } | State::Starting) {
+                // Its body ended: what was meant for it goes with it.
                 return false;
             }
             if r.deliveries.len() >= cap {
@@ -120,10 +122,15 @@ impl Core {
     }
 
     pub(crate) fn on_delivered(&mut self, id: Ulid) {
-        if let Some(r) = self.write().get_mut(id) {
+        let start = self.write().get_mut(id).is_some_and(|r| {
             r.busy = false;
+            std::mem::take(&mut r.start_after)
+        });
+        if start {
+            self.start(id);
+        } else {
+            self.pump(id);
         }
-        self.pump(id);
     }
 }
 

@@ -33,7 +33,13 @@ impl Core {
     pub(crate) fn start(&mut self, id: Ulid) {
         let mut t = self.write();
         let Some(r) = t.get_mut(id) else { return };
-        if r.busy || !r.has_body() {
+        if !r.has_body() {
+            return;
+        }
+        if r.busy {
+            // A delivery to the body that died is still running: start
+            // when it ends.
+            r.start_after = true;
             return;
         }
         r.generation += 1;
@@ -151,6 +157,7 @@ impl Core {
                 },
             );
         }
+        self.orphan_decisions(id);
         self.supervise(id, cause, false);
     }
 

@@ -51,6 +51,7 @@ impl Core {
     }
 
     pub(crate) fn begin_shutdown(&mut self, ending: Ending, why: &str) {
+        tracing::info!(%why, "stopping every Ente");
         self.shutdown = Some(ending);
         self.h.spine.emit(
             None,

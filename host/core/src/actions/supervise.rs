@@ -46,22 +46,17 @@ impl Core {
     pub(crate) fn on_host_fault(&mut self, id: Ulid, generation: u64, what: String) {
         let cause = Cause::Host { message: what };
         let state = {
-            let mut t = self.write();
-            let Some(r) = t.get_mut(id) else { return };
+            let t = self.read();
+            let Some(r) = t.get(id) else { return };
             if r.generation != generation {
                 return;
             }
-            r.busy = false;
             r.state.clone()
         };
         match state {
-            State::Starting => {
-                self.starting = self.starting.saturating_sub(1);
-                self.supervise(id, cause, false);
-            }
+            State::Starting => self.on_start_failed(id, generation, None, cause),
             State::Stopping => self.on_stopped(id, generation, Some(cause)),
-            State::Ready { .. } => self.pump(id),
-            _ => {}
+            _ => self.on_delivered(id),
         }
     }
 
@@ -256,8 +251,9 @@ impl Core {
         }
     }
 
-    /// `id` died with questions about its children queued: they fail.
-    fn orphan_decisions(&mut self, id: Ulid) {
+    /// `id`'s body ended with deliveries queued: they are dropped, and
+    /// questions about its children fail.
+    pub(crate) fn orphan_decisions(&mut self, id: Ulid) {
         let children: Vec<Ulid> = {
             let mut t = self.write();
             let Some(r) = t.get_mut(id) else { return };

@@ -6,9 +6,10 @@
 //! - `wasi:random/*`: bytes come from the kernel in large reads (wasmtime-
 //!   wasi's own makes a call per byte: 64 MiB took 25 s), a request larger
 //!   than the Ente's memory limit is refused at once (it could never be
-//!   returned), and the deadline is checked between chunks.
+//!   returned), and the deadline is checked between chunks. The secure ones
+//!   wait for the kernel's CSPRNG to be seeded; the insecure ones never do.
 
-use crate::entropy::KernelRandom;
+use crate::entropy::{KernelRandom, insecure_fill};
 use crate::interrupt::{Clock, Interrupt, bounded, check};
 use crate::limits::MemoryLimitReached;
 use crate::state::EnteState;
@@ -29,7 +30,7 @@ pub(crate) struct Bounded<'a> {
     clock: Clock,
     interrupt: &'a Interrupt,
     memory_limit: u64,
-    seed: u128,
+    seed: &'a mut Option<u128>,
 }
 
 pub(crate) struct BoundedWasi;
@@ -44,7 +45,7 @@ pub(crate) fn bounded_view(s: &mut EnteState) -> Bounded<'_> {
         clock: s.clock,
         interrupt: &s.interrupt,
         memory_limit: s.limiter.memory_limit(),
-        seed: s.insecure_seed,
+        seed: &mut s.insecure_seed,
     }
 }
 
@@ -59,7 +60,7 @@ impl Bounded<'_> {
         in_tokio(async move { bounded(clock, interrupt, work(table)).await })
     }
 
-    fn bytes(&self, len: u64) -> wasmtime::Result<Vec<u8>> {
+    fn bytes(&self, len: u64, secure: bool) -> wasmtime::Result<Vec<u8>> {
         if len > self.memory_limit {
             return Err(wasmtime::Error::new(MemoryLimitReached {
                 limit: self.memory_limit,
@@ -69,7 +70,11 @@ impl Bounded<'_> {
         let mut out = vec![0u8; usize::try_from(len)?];
         for chunk in out.chunks_mut(CHUNK) {
             check(&self.clock, self.interrupt)?;
-            let Ok(()) = KernelRandom.try_fill_bytes(chunk);
+            if secure {
+                let Ok(()) = KernelRandom.try_fill_bytes(chunk);
+            } else {
+                insecure_fill(chunk);
+            }
         }
         Ok(out)
     }
@@ -97,7 +102,7 @@ impl poll::HostPollable for Bounded<'_> {
 
 impl random::Host for Bounded<'_> {
     fn get_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
-        self.bytes(len)
+        self.bytes(len, true)
     }
 
     fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
@@ -108,17 +113,23 @@ impl random::Host for Bounded<'_> {
 
 impl insecure::Host for Bounded<'_> {
     fn get_insecure_random_bytes(&mut self, len: u64) -> wasmtime::Result<Vec<u8>> {
-        self.bytes(len)
+        self.bytes(len, false)
     }
 
     fn get_insecure_random_u64(&mut self) -> wasmtime::Result<u64> {
-        let Ok(n) = KernelRandom.try_next_u64();
-        Ok(n)
+        let mut b = [0u8; 8];
+        insecure_fill(&mut b);
+        Ok(u64::from_ne_bytes(b))
     }
 }
 
 impl insecure_seed::Host for Bounded<'_> {
     fn insecure_seed(&mut self) -> wasmtime::Result<(u64, u64)> {
-        Ok((self.seed as u64, (self.seed >> 64) as u64))
+        let seed = *self.seed.get_or_insert_with(|| {
+            let mut b = [0u8; 16];
+            insecure_fill(&mut b);
+            u128::from_ne_bytes(b)
+        });
+        Ok((seed as u64, (seed >> 64) as u64))
     }
 }
