@@ -14,6 +14,7 @@ pub const MEDIATOR: &str = "656e74652d6d65646961746f722d7631";
 pub struct Running {
     pub handles: Handles,
     pub events: Subscription,
+    waiter: tokio::runtime::Runtime,
     thread: Option<std::thread::JoinHandle<Ending>>,
 }
 
@@ -39,37 +40,43 @@ impl Running {
                 .map(|rt| rt.block_on(core.run()))
                 .unwrap_or(Ending::Stopped)
         });
+        let waiter = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok((
             Running {
                 handles,
                 events,
+                waiter,
                 thread: Some(thread),
             },
             t0,
         ))
     }
 
-    /// The next event `pred` accepts (waiting up to `limit`).
+    /// The next event `pred` accepts (waiting up to `limit`, asleep: a
+    /// spinning bench would take a core from the host it measures).
     pub fn until(
         &mut self,
         limit: Duration,
         pred: impl Fn(&ente_core::Occurrence) -> bool,
     ) -> Result<std::sync::Arc<ente_core::Occurrence>, String> {
-        let t0 = Instant::now();
-        loop {
-            match self.events.try_next() {
-                Some(Next::Event(e)) if pred(&e) => return Ok(e),
-                Some(Next::Event(_)) => {}
-                Some(Next::Missed(n)) => return Err(format!("the bench missed {n} events")),
-                Some(Next::Closed) => return Err("the host stopped".into()),
-                None => {
-                    if t0.elapsed() > limit {
-                        return Err("timed out waiting for an event".into());
+        let events = &mut self.events;
+        self.waiter.block_on(async {
+            tokio::time::timeout(limit, async {
+                loop {
+                    match events.next().await {
+                        Next::Event(e) if pred(&e) => return Ok(e),
+                        Next::Event(_) => {}
+                        Next::Missed(n) => return Err(format!("the bench missed {n} events")),
+                        Next::Closed => return Err("the host stopped".to_owned()),
                     }
-                    std::thread::yield_now();
                 }
-            }
-        }
+            })
+            .await
+            .unwrap_or_else(|_| Err("timed out waiting for an event".into()))
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! calls the peer's handler directly on a store it owns: the shortest
 //! synchronous guest -> host -> guest chain wasmtime allows.
 
-use ente_runtime::bindings::ente::core::{bus, journal, types};
+use ente_runtime::bindings::ente::core::{bus, journal, timer, types};
 use ente_runtime::bindings::exports::ente::core::handler;
 use ente_runtime::bindings::{BusError, Endpoint, Level};
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, ResourceTable};
@@ -46,6 +46,16 @@ impl journal::Host for RawState {
     fn log(&mut self, _level: Level, _message: String) {}
 }
 
+impl timer::Host for RawState {
+    fn after(&mut self, _ms: u64) -> Result<u64, String> {
+        Err("no timers in the raw baseline".into())
+    }
+
+    fn cancel(&mut self, _token: u64) -> bool {
+        false
+    }
+}
+
 impl bus::Host for RawState {
     fn invoke(&mut self, target: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, BusError> {
         let Some(peer) = self.peer.as_mut() else {
@@ -69,6 +79,7 @@ pub fn prepare(engine: &Engine, component: &Component) -> wasmtime::Result<Insta
     types::add_to_linker::<RawState, HasSelf<RawState>>(&mut linker, |s| s)?;
     journal::add_to_linker::<RawState, HasSelf<RawState>>(&mut linker, |s| s)?;
     bus::add_to_linker::<RawState, HasSelf<RawState>>(&mut linker, |s| s)?;
+    timer::add_to_linker::<RawState, HasSelf<RawState>>(&mut linker, |s| s)?;
     linker.instantiate_pre(component)
 }
 

@@ -13,15 +13,28 @@ use ente_runtime::{
     Ports, Runtime, RuntimeError, SupervisorDecision,
 };
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::Arc;
 use ulid::Ulid;
 
 /// Makes Wasm bodies on `runtime`, their ports reaching the host's handles;
-/// their journal lines go onto the spine.
+/// their journal lines go onto the spine. Entes of one component with the
+/// same grants, endpoints and entry share one blueprint: checked and linked
+/// once.
 pub struct WasmRunner {
     runtime: Arc<Runtime>,
     handles: Handles,
     journal: Arc<dyn JournalSink>,
+    blueprints: std::sync::Mutex<HashMap<BlueprintKey, Arc<Blueprint>>>,
+}
+
+/// What makes two Entes' blueprints the same.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct BlueprintKey {
+    digest: ente_card::Digest,
+    grants: Grants,
+    served: Vec<(String, u32)>,
+    entry: String,
 }
 
 impl std::fmt::Debug for WasmRunner {
@@ -36,13 +49,14 @@ impl WasmRunner {
             runtime,
             journal: Arc::new(SpineJournal(handles.clone())),
             handles,
+            blueprints: std::sync::Mutex::new(HashMap::new()),
         }
     }
 }
 
 /// A component checked against its card and linked.
 struct WasmPrepared {
-    blueprint: Blueprint,
+    blueprint: Arc<Blueprint>,
     memory_limit: u64,
 }
 
@@ -112,17 +126,43 @@ impl Runner for WasmRunner {
                 _ => None,
             })
             .collect();
-        let component = self.runtime.load(module_blake3).map_err(unbuildable)?;
-        let blueprint = self
-            .runtime
-            .prepare(&card.label, &component, grants_of(spec), &served)
-            .map_err(unbuildable)?;
-        let export = format!("{entry}@0.1.0");
-        if !blueprint.exports(&export) {
-            return Err(unbuildable(format!(
-                "payload.entry is `{entry}`, but its component does not export `{export}` with the type ente drives"
-            )));
-        }
+        let key = BlueprintKey {
+            digest: *module_blake3,
+            grants: grants_of(spec),
+            served: served
+                .iter()
+                .map(|e| (e.interface.clone(), e.version))
+                .collect(),
+            entry: entry.clone(),
+        };
+        let known = self
+            .blueprints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let blueprint = match known {
+            Some(b) => b,
+            None => {
+                let component = self.runtime.load(module_blake3).map_err(unbuildable)?;
+                let blueprint = self
+                    .runtime
+                    .prepare(&card.label, &component, key.grants, &served)
+                    .map_err(unbuildable)?;
+                let export = format!("{entry}@0.1.0");
+                if !blueprint.exports(&export) {
+                    return Err(unbuildable(format!(
+                        "payload.entry is `{entry}`, but its component does not export `{export}` with the type ente drives"
+                    )));
+                }
+                let blueprint = Arc::new(blueprint);
+                self.blueprints
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, blueprint.clone());
+                blueprint
+            }
+        };
         Ok(Arc::new(WasmPrepared {
             blueprint,
             memory_limit,

@@ -77,7 +77,9 @@ impl Ports {
 }
 
 /// What an Ente's body is made from: its component, linked and checked.
+/// Entes of one component with the same grants and endpoints may share one.
 pub struct Blueprint {
+    /// The Ente it was first prepared for (errors of `prepare` name it).
     pub ente: String,
     pub grants: Grants,
     pre: InstancePre<EnteState>,
@@ -381,7 +383,9 @@ impl Runtime {
         ports: Ports,
         incarnation: &Incarnation,
     ) -> Result<Instance, RuntimeError> {
-        let ente = blueprint.ente.clone();
+        // A blueprint may be shared by many Entes of one component: errors
+        // name the Ente being made.
+        let ente = identity.label.clone();
         let gate = Arc::new(JournalGate::new(
             identity.clone(),
             ports.journal.clone(),
