@@ -7,6 +7,7 @@
 //! the spine recorded the event with its cause, and prints how long
 //! containment took (`contained: ...`, shown with `--nocapture`).
 
+mod cards;
 mod fixture;
 mod support;
 

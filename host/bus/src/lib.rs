@@ -17,6 +17,7 @@
 //! [`Body`].
 
 mod lease;
+mod mailbox;
 mod route;
 mod slot;
 

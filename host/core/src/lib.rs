@@ -25,6 +25,7 @@ mod config;
 mod core;
 mod event;
 mod executor;
+mod populate;
 mod runner;
 mod spine;
 mod state;

@@ -2,20 +2,22 @@
 //! one component instance; what it is made from is the component, checked
 //! against its card's grants and linked, once per Ente.
 
+mod body;
 mod links;
+
+use body::WasmBody;
+pub use body::cause_of;
 
 pub use links::{SpineJournal, cap_to_wit, from_wit, to_wit, uevent_to_wit};
 
 use ente_card::{Capability, Payload};
-use ente_core::{Body, Cause, Exports, Handles, KillSwitch, Prepared, Runner, Spec, Verdict};
+use ente_core::{Body, Cause, Exports, Handles, Prepared, Runner, Spec};
 use ente_runtime::{
-    Blueprint, CallError, Fault, Grants, Identity, Incarnation, Instance, Interrupt, JournalSink,
-    Ports, Runtime, RuntimeError, SupervisorDecision,
+    Blueprint, Grants, Identity, Incarnation, JournalSink, Ports, Runtime, RuntimeError,
 };
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
-use ulid::Ulid;
 
 /// Makes Wasm bodies on `runtime`, their ports reaching the host's handles;
 /// their journal lines go onto the spine. Entes of one component with the
@@ -236,166 +238,5 @@ impl Runner for WasmRunner {
             instance,
             generation,
         }))
-    }
-}
-
-/// A runtime fault as the core's cause.
-pub fn cause_of(fault: &Fault) -> Cause {
-    match fault.clone() {
-        Fault::Trap {
-            call,
-            code,
-            message,
-        } => Cause::Trap {
-            call: call.to_owned(),
-            code,
-            message,
-        },
-        Fault::Deadline { call, budget } => Cause::Deadline {
-            call: call.to_owned(),
-            budget,
-        },
-        Fault::MemoryLimit { call, limit, .. } => Cause::MemoryLimit {
-            call: call.to_owned(),
-            limit,
-        },
-        Fault::Killed { why, .. } => Cause::Killed { why },
-    }
-}
-
-fn call_cause(e: CallError) -> Cause {
-    match e {
-        CallError::Broke { fault, .. } | CallError::Broken { fault, .. } => cause_of(&fault),
-        e @ CallError::NoExport { .. } => Cause::Trap {
-            call: "(host)".into(),
-            code: None,
-            message: e.to_string(),
-        },
-    }
-}
-
-/// A cause as `ente:core/types.exit-cause`.
-fn exit_cause(cause: &Cause) -> ente_runtime::ExitCause {
-    use ente_runtime::ExitCause as W;
-    match cause {
-        Cause::Deadline { .. } => W::Deadline(cause.to_string()),
-        Cause::MemoryLimit { limit, .. } => W::MemoryLimit(*limit),
-        Cause::Killed { .. } => W::Killed(cause.to_string()),
-        Cause::Refused { reason } => W::Refused(reason.clone()),
-        Cause::Trap { .. } | Cause::Unbuildable { .. } | Cause::Host { .. } => {
-            W::Trapped(cause.to_string())
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Kill(Arc<Interrupt>);
-
-impl KillSwitch for Kill {
-    fn kill(&self, why: &str) {
-        self.0.kill(why);
-    }
-}
-
-/// One component instance.
-struct WasmBody {
-    instance: Instance,
-    generation: u64,
-}
-
-impl Body for WasmBody {
-    fn generation(&self) -> u64 {
-        self.generation
-    }
-
-    fn kill_switch(&self) -> Arc<dyn KillSwitch> {
-        Arc::new(Kill(self.instance.interrupt()))
-    }
-
-    fn broken(&self) -> Option<Cause> {
-        self.instance.broken().map(cause_of)
-    }
-
-    fn start(&mut self) -> Result<(), Cause> {
-        match self.instance.start() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(Cause::Refused { reason }),
-            Err(e) => Err(call_cause(e)),
-        }
-    }
-
-    fn stop(&mut self) -> Result<(), Cause> {
-        self.instance.stop().map_err(call_cause)
-    }
-
-    fn handle(
-        &mut self,
-        from: Ulid,
-        target: &ente_card::Endpoint,
-        body: &[u8],
-    ) -> Result<Vec<u8>, ente_bus::Unserved<Cause>> {
-        match self
-            .instance
-            .handle(&from.to_string(), &to_wit(target), body)
-        {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(refusal)) => Err(ente_bus::Unserved::Refused(refusal)),
-            Err(CallError::NoExport { .. }) => Err(ente_bus::Unserved::Refused(
-                "it serves no calls (it exports no ente:core/handler)".into(),
-            )),
-            Err(e) => Err(ente_bus::Unserved::Broke(call_cause(e))),
-        }
-    }
-
-    fn decide(
-        &mut self,
-        caller: Ulid,
-        target: &ente_card::Endpoint,
-    ) -> Result<ente_bus::Decision, Cause> {
-        let decision = self
-            .instance
-            .decide(&caller.to_string(), &to_wit(target))
-            .map_err(call_cause)?;
-        Ok(match decision {
-            ente_runtime::Decision::Allow(grant) => match grant.provider.parse::<Ulid>() {
-                Ok(provider) => ente_bus::Decision::Allow {
-                    provider,
-                    ttl: std::time::Duration::from_millis(grant.ttl_ms),
-                },
-                Err(_) => ente_bus::Decision::Deny(format!(
-                    "the mediator named a provider that is not an Ente id: {}",
-                    ente_runtime::host::clean(&grant.provider, 80)
-                )),
-            },
-            ente_runtime::Decision::Deny(reason) => {
-                ente_bus::Decision::Deny(ente_runtime::host::clean(&reason, 1024))
-            }
-        })
-    }
-
-    fn on_uevent(&mut self, event: &ente_kernel::uevent::Uevent) -> Result<(), Cause> {
-        self.instance
-            .on_uevent(&uevent_to_wit(event))
-            .map_err(call_cause)
-    }
-
-    fn on_timer(&mut self, token: u64) -> Result<(), Cause> {
-        self.instance
-            .on_timer(token)
-            .map(|_| ())
-            .map_err(call_cause)
-    }
-
-    fn on_child_exit(&mut self, child: Ulid, cause: &Cause) -> Result<Verdict, Cause> {
-        let decision = self
-            .instance
-            .on_child_exit(&child.to_string(), &exit_cause(cause))
-            .map_err(call_cause)?;
-        Ok(match decision {
-            SupervisorDecision::Restart(ms) => Verdict::Restart {
-                after: std::time::Duration::from_millis(ms),
-            },
-            SupervisorDecision::Stop => Verdict::Stop,
-        })
     }
 }

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod entropy;
 pub mod grants;
 pub mod host;
+pub mod incarnate;
 pub mod inspect;
 pub mod instance;
 pub mod interrupt;
@@ -35,10 +36,11 @@ pub use cas::{Cas, CasError, digest_of};
 pub use cpu::CpuCounter;
 pub use engine::Profile;
 pub use grants::{Grants, ImportFault, LinkError};
+pub use incarnate::{Incarnation, Ports};
 pub use instance::{CallError, Exports, Fault, Instance, SupervisorDecision};
 pub use interrupt::Interrupt;
 pub use limits::{MemoryOverCap, memory_limit};
-pub use runtime::{Blueprint, Incarnation, Ports, Runtime, RuntimeError};
+pub use runtime::{Blueprint, Runtime, RuntimeError};
 pub use state::{BusPort, GraphPort, GraphView, Identity, JournalSink, TimerPort};
 
 /// The journal's name of a level.

@@ -1,0 +1,150 @@
+//! A slot's mailbox: taking a body for a call (first come, first served,
+//! bounded, with cycle detection over the wait-for graph) and giving it
+//! back (or, broken, off the bus with its leases).
+
+use crate::route::Untaken;
+use crate::slot::{Slot, SlotState};
+use crate::{Body, Bus, BusError};
+use std::collections::HashMap;
+use std::sync::MutexGuard;
+use std::thread::ThreadId;
+use std::time::{Duration, Instant};
+use ulid::Ulid;
+
+impl<B: Body> Bus<B> {
+    /// Take the body out of `slot` for this thread, waiting in its mailbox
+    /// (first come, first served) while another chain holds it.
+    pub(crate) fn take(&self, slot: &Slot<B>) -> Result<B, Untaken> {
+        let me = std::thread::current().id();
+        let mut state = slot.lock();
+        let deadline = Instant::now() + self.config.wait;
+        let mut ticket: Option<u64> = None;
+        loop {
+            if state.gone {
+                leave(&mut state, ticket);
+                slot.freed.notify_all();
+                return Err(Untaken::Absent);
+            }
+            let my_turn = match ticket {
+                None => state.queue.is_empty(),
+                Some(t) => state.queue.front() == Some(&t),
+            };
+            if my_turn && let Some(body) = state.body.take() {
+                if ticket.is_some() {
+                    state.queue.pop_front();
+                }
+                state.held_by = Some(me);
+                return Ok(body);
+            }
+            match state.held_by {
+                Some(holder) if holder == me => {
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Err(BusError::Cycle(format!(
+                        "`{}` is already in this call chain",
+                        slot.label
+                    ))));
+                }
+                Some(holder) if self.waits_on(holder, me) => {
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Err(BusError::Cycle(format!(
+                        "`{}` is held by a call chain that waits on this one",
+                        slot.label
+                    ))));
+                }
+                Some(_) => {}
+                None if state.body.is_none() => {
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Absent);
+                }
+                // Idle, but others queued first: wait for our turn.
+                None => {}
+            }
+            if ticket.is_none() {
+                if state.queue.len() >= self.config.mailbox {
+                    return Err(Untaken::Err(BusError::Busy(slot.label.clone())));
+                }
+                let t = state.next_ticket;
+                state.next_ticket += 1;
+                state.queue.push_back(t);
+                ticket = Some(t);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                leave(&mut state, ticket);
+                slot.freed.notify_all();
+                return Err(Untaken::Err(BusError::Busy(slot.label.clone())));
+            }
+            self.lock_waits().insert(me, slot.id);
+            let (s, _) = slot
+                .freed
+                .wait_timeout(state, left.min(Duration::from_millis(50)))
+                .unwrap_or_else(|p| p.into_inner());
+            state = s;
+            self.lock_waits().remove(&me);
+        }
+    }
+
+    /// Put a body back after a call; a broken one leaves the bus instead,
+    /// with its leases, and its death is reported.
+    pub(crate) fn give_back(&self, slot: &Slot<B>, body: B, broken: Option<B::Fault>) {
+        let mut state = slot.lock();
+        state.held_by = None;
+        match &broken {
+            None if !state.gone => state.body = Some(body),
+            // Stopped meanwhile, or broken: the body goes (after the lock).
+            _ => {
+                if let Some(fault) = &broken {
+                    state.gone = true;
+                    state.ended = Some(fault.to_string());
+                }
+                drop(state);
+                slot.freed.notify_all();
+                drop(body);
+                if let Some(fault) = broken {
+                    self.drop_leases(slot.id);
+                    if let Some(o) = &self.observer {
+                        o.broke(slot.id, &fault);
+                    }
+                }
+                return;
+            }
+        }
+        drop(state);
+        slot.freed.notify_all();
+    }
+
+    fn lock_waits(&self) -> MutexGuard<'_, HashMap<ThreadId, Ulid>> {
+        self.waits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the chain of `holder` is (transitively) waiting on a slot held by `me`.
+    fn waits_on(&self, mut holder: ThreadId, me: ThreadId) -> bool {
+        let waits = self.lock_waits().clone();
+        for _ in 0..waits.len() + 1 {
+            let Some(slot_id) = waits.get(&holder) else {
+                return false;
+            };
+            let Some(slot) = self.slot(*slot_id) else {
+                return false;
+            };
+            let Some(next) = slot.lock().held_by else {
+                return false;
+            };
+            if next == me {
+                return true;
+            }
+            holder = next;
+        }
+        false
+    }
+}
+
+/// Leave the mailbox queue, if this caller had a ticket in it.
+fn leave<B>(state: &mut SlotState<B>, ticket: Option<u64>) {
+    if let Some(t) = ticket {
+        state.queue.retain(|&q| q != t);
+    }
+}
