@@ -229,7 +229,8 @@ impl Host {
             .join("\n")
     }
 
-    /// Stop everything in order; returns how long it took.
+    /// Stop everything in order; returns how long it took. The core's
+    /// loop must end by itself, without a panic.
     pub fn stop(mut self) -> Duration {
         let t0 = Instant::now();
         let _ = self
@@ -237,7 +238,8 @@ impl Host {
             .inbox
             .blocking_send(Event::Signal(Signal::Stop("test")));
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let ending = t.join().expect("the core's loop ended without a panic");
+            assert_eq!(ending, ente_core::Ending::Stopped);
         }
         t0.elapsed()
     }

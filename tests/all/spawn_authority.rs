@@ -187,3 +187,46 @@ fn without_spawn_the_graph_interface_is_not_linked() {
         "{failed}"
     );
 }
+
+#[test]
+fn a_spawned_label_cannot_forge_a_line_of_the_status() {
+    use crate::support::Up;
+    let home = tempfile::tempdir().expect("home");
+    let sp = endpoint("spawner");
+    let spawner = Ente::new("spawner", "spawner")
+        .provides(&sp)
+        .requires_cap(serde_json::json!({"kind": "Spawn"}));
+    let me = spawner.id.to_string();
+    let kid = serde_json::json!({
+        "id": crate::fixture::id_of("kid").to_string(), "lineage": me,
+        "label": "kid\n[echo] error: forged\u{1b}[2J",
+        "provides": [], "requires": [{"kind": "Journal"}], "soma": {},
+        "payload": {"kind": "Wasm", "module_blake3": digest_of_guest("echo"), "entry": "ente:core/lifecycle"},
+        "supervision": {"kind": "OneShot"}
+    });
+    let asker = Ente::new("asker", "client")
+        .requires(&sp)
+        .env("TARGET", &format!("{sp}@1"))
+        .env("GREETING", &format!("card:{kid}"));
+    let file = home.path().join("seed.json");
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&seed(&[spawner, asker])).expect("json"),
+    )
+    .expect("write");
+    let mut up = Up::start(home.path(), &file);
+    up.wait_for("[asker] info: reply: spawned");
+    let line = up.wait_for("[echo] error: forged");
+    let (_, lines) = up.terminate();
+    assert!(
+        line.starts_with("kid\\n[echo] error: forged\\u{1b}[2J"),
+        "{line}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.starts_with("[echo]") && !l.contains('\u{1b}')),
+        "{}",
+        lines.join("\n")
+    );
+}

@@ -49,3 +49,30 @@ fn pending_wake_ups_are_bounded() {
         "{answer}"
     );
 }
+
+#[test]
+fn a_wake_up_further_than_the_clock_reaches_does_not_take_the_host_down() {
+    let me = crate::fixture::endpoint("far");
+    let far = Ente::new("far", "hostile_caller")
+        .provides(&me)
+        .requires(ECHO);
+    let caller = Ente::new("caller", "client").requires(ECHO).requires(&me);
+    let mut host = Host::start(
+        seed(&[Ente::new("echo", "echo").provides(ECHO), far, caller]),
+        config(),
+    );
+    host.settled();
+    let answer = host.call_as("caller", &me, b"far").expect("answers");
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("Ok("),
+        "{answer:?}"
+    );
+    // The loop took it (a century away) and goes on.
+    assert_eq!(host.call_as("caller", ECHO, b"ok"), Ok(b"ok".to_vec()));
+    assert_eq!(
+        host.call_as("caller", &me, b"timers:1")
+            .map(|a| !a.is_empty()),
+        Ok(true)
+    );
+    host.stop();
+}

@@ -4,7 +4,8 @@
 //! - `endpoint:N`: call an endpoint whose interface is N bytes long;
 //! - `flood:N`: call `TARGET` N times as fast as it can;
 //! - `self`: call its own endpoint (`SELF`);
-//! - `timers:N`: ask for N wake-ups an hour away;
+//! - `timers:N`: ask for N wake-ups an hour away; `far`: one for `u64::MAX`
+//!   milliseconds, further than any clock reaches;
 //! - anything else: call `TARGET` with the request, as a client would.
 //!
 //! It answers with what the bus said. The host must bound each of these,
@@ -66,6 +67,8 @@ impl Handler for Caller {
                 }
             }
             format!("set {set} of {times}; last refusal: {last}")
+        } else if text == "far" {
+            format!("{:?}", timer::after(u64::MAX))
         } else if text == "self" {
             said(bus::invoke(&endpoint("SELF"), b"me"))
         } else {

@@ -18,6 +18,14 @@ pub struct Lease {
     pub expires: Instant,
 }
 
+/// `at + d`, or a century after `at` when `d` is too long for the clock (a
+/// mediator may grant a lease of `u64::MAX` ms).
+pub(crate) fn saturating(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .or_else(|| at.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(at)
+}
+
 /// What using a lease found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeaseUse {
@@ -57,7 +65,7 @@ impl LeaseCache {
         }
         let renewed = lease.expires.saturating_duration_since(now) < lease.ttl / 2;
         if renewed {
-            lease.expires = now + lease.ttl;
+            lease.expires = saturating(now, lease.ttl);
         }
         LeaseUse::Live { provider, renewed }
     }
@@ -73,7 +81,7 @@ impl LeaseCache {
         let lease = Lease {
             provider,
             ttl,
-            expires: now + ttl,
+            expires: saturating(now, ttl),
         };
         self.map()
             .entry(caller)

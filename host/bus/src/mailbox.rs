@@ -17,7 +17,7 @@ impl<B: Body> Bus<B> {
     pub(crate) fn take(&self, slot: &Slot<B>) -> Result<B, Untaken> {
         let me = std::thread::current().id();
         let mut state = slot.lock();
-        let deadline = Instant::now() + self.config.wait;
+        let deadline = crate::lease::saturating(Instant::now(), self.config.wait);
         let mut ticket: Option<u64> = None;
         loop {
             if state.gone {

@@ -138,7 +138,7 @@ impl<B: Body> Bus<B> {
         let mut state = slot.lock();
         state.gone = true;
         slot.freed.notify_all();
-        let deadline = Instant::now() + wait;
+        let deadline = crate::lease::saturating(Instant::now(), wait);
         while state.held_by.is_some() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {

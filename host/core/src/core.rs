@@ -9,7 +9,7 @@ use crate::runner::Runner;
 use crate::spine::Kind;
 use crate::state::State;
 use crate::table::Table;
-use crate::timers::{Due, Timers};
+use crate::timers::{Due, Timers, later};
 use crate::wiring::{Handles, MediatorLink, Wiring};
 use ente_card::{Card, Graph, GraphFault};
 use std::collections::HashMap;
@@ -164,9 +164,8 @@ impl Core {
             deadline = ?self.config.call_deadline,
             "starting the graph"
         );
-        let now = Instant::now();
         self.timers
-            .set(now + self.config.purge_every, Due::PurgeLeases);
+            .set(later(self.config.purge_every), Due::PurgeLeases);
         for id in self.read_ids() {
             self.start_if_ready(id);
         }
@@ -195,8 +194,7 @@ impl Core {
                 cause,
             } => self.on_died(ente, generation, cause),
             Event::Wake { ente, token, after } => {
-                self.timers
-                    .set(Instant::now() + after, Due::Wake { ente, token });
+                self.timers.set(later(after), Due::Wake { ente, token });
             }
             Event::Unwake { ente, token } => self.timers.cancel_wake(ente, token),
             Event::Control(c) => self.on_control(c),
@@ -217,7 +215,7 @@ impl Core {
                 Due::PurgeLeases => {
                     self.h.bus.purge_expired();
                     self.timers
-                        .set(Instant::now() + self.config.purge_every, Due::PurgeLeases);
+                        .set(later(self.config.purge_every), Due::PurgeLeases);
                 }
             }
         }

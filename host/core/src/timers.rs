@@ -28,6 +28,15 @@ pub enum Due {
 
 type Key = (Instant, u64);
 
+/// `after` from now; a duration too long for the clock (a guest may ask for
+/// `u64::MAX` ms) is a century, which never comes in practice.
+pub fn later(after: std::time::Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(std::time::Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
 #[derive(Debug, Default)]
 pub struct Timers {
     queue: BTreeMap<Key, Due>,

@@ -70,7 +70,7 @@ impl Status {
         if let Kind::Journal { level, text } = &e.kind {
             let shown = format!("{}: {text}", level.name());
             if !self.tty {
-                console::line(&format!("  [{label}] {shown}"));
+                console::line(&format!("  [{}] {shown}", safe(label)));
             }
             if let Some((id, _)) = &e.ente {
                 let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
@@ -94,7 +94,7 @@ impl Status {
             } => return,
             Kind::State { to, detail, .. } => {
                 if *to == Phase::Stopped {
-                    console::line(&format!("stopped `{label}`"));
+                    console::line(&format!("stopped `{}`", safe(label)));
                 }
                 format!("{label}: {detail}")
             }
@@ -120,7 +120,7 @@ impl Status {
             | Kind::Reaped { .. }
             | Kind::Signal { .. } => return,
         };
-        console::line(&self.stamped(&line));
+        console::line(&self.stamped(&safe(&line)));
     }
 
     /// Draw the table: redrawn in place on a terminal, printed when it
@@ -148,7 +148,9 @@ impl Status {
                 .and_then(|id| handles.bus.slot(id))
                 .map_or((0, 0), |s| (s.served(), s.errors()));
             out.push_str(&format!(
-                "{label:<16} {state:<28} served {served:>6}  errors {errors:>4}  cpu {:>6} ms  restarts {restarts}\n",
+                "{:<16} {:<28} served {served:>6}  errors {errors:>4}  cpu {:>6} ms  restarts {restarts}\n",
+                safe(&label),
+                safe(&state),
                 cpu_ns / 1_000_000
             ));
             if self.tty {
@@ -187,4 +189,11 @@ impl Status {
             }
         }
     }
+}
+
+/// A line as it may be printed: a label comes from a card (a spawned one is
+/// an Ente's word) and a state from a guest's refusal, so nothing in them may
+/// start a new line or move the cursor.
+fn safe(text: &str) -> String {
+    ente_runtime::host::clean(text, 8192)
 }

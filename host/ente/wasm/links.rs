@@ -86,6 +86,10 @@ impl BusPort for BusLink {
                 }
             })
     }
+
+    fn max_request(&self) -> usize {
+        self.0.bus.config().max_request
+    }
 }
 
 /// `ente:core/graph`: requests the core answers.

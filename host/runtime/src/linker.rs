@@ -2,7 +2,7 @@
 //! baseline for a component that imports it. Nothing else is defined, so
 //! nothing else can be imported.
 
-use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, timer, types};
+use crate::bindings::ente::core::{devices, graph_view, timer, types};
 use crate::grants::{Grants, WasiImports};
 use crate::host::wasi_bounded::{BoundedWasi, bounded_view};
 use crate::state::EnteState;
@@ -117,14 +117,15 @@ fn granted(l_: &mut Linker<EnteState>, grants: &Grants) -> wasmtime::Result<()> 
     types::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
     // Every Ente may set its own wake-ups.
     timer::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
+    // Read in place in the guest's memory (see `host::in_place`).
     if grants.journal {
-        journal::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
+        crate::host::in_place::journal(l_)?;
     }
     if grants.bus {
-        bus::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
+        crate::host::in_place::bus(l_)?;
     }
     if grants.graph {
-        graph::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
+        crate::host::in_place::graph(l_)?;
     }
     if grants.graph_view {
         graph_view::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;

@@ -34,6 +34,12 @@ pub trait BusPort: Send + Sync {
         target: Endpoint,
         body: Vec<u8>,
     ) -> Result<Vec<u8>, BusError>;
+
+    /// The largest request the bus carries: a larger body is refused before
+    /// it is read out of the guest.
+    fn max_request(&self) -> usize {
+        4 << 20
+    }
 }
 
 /// The live graph, for holders of Spawn (`ente:core/graph`). Each answer

@@ -21,23 +21,29 @@ impl Core {
                 self.answer(by, &format!("spawn `{label}`"), &reply, result);
             }
             Control::Stop { by, ente, reply } => {
-                let result = self.descendant(by, ente).map(|()| {
-                    let subtree = self.read().subtree(ente);
-                    let spawned = self.read().get(ente).is_some_and(|r| r.spawned);
-                    let then = if spawned {
-                        Then::Remove(subtree.clone())
-                    } else {
-                        Then::Nothing
-                    };
-                    self.plan_stop(subtree, then);
-                });
+                let result = self
+                    .descendant(by, ente)
+                    .and_then(|()| self.not_planned(ente))
+                    .map(|()| {
+                        let subtree = self.read().subtree(ente);
+                        let spawned = self.read().get(ente).is_some_and(|r| r.spawned);
+                        let then = if spawned {
+                            Then::Remove(subtree.clone())
+                        } else {
+                            Then::Nothing
+                        };
+                        self.plan_stop(subtree, then);
+                    });
                 self.answer(by, &format!("stop {ente}"), &reply, result);
             }
             Control::Restart { by, ente, reply } => {
-                let result = self.descendant(by, ente).map(|()| {
-                    let subtree = self.read().subtree(ente);
-                    self.plan_stop(subtree, Then::Restart(ente));
-                });
+                let result = self
+                    .descendant(by, ente)
+                    .and_then(|()| self.not_planned(ente))
+                    .map(|()| {
+                        let subtree = self.read().subtree(ente);
+                        self.plan_stop(subtree, Then::Restart(ente));
+                    });
                 self.answer(by, &format!("restart {ente}"), &reply, result);
             }
         }
@@ -61,6 +67,16 @@ impl Core {
         }
         // The asker may have given up (its deadline passed): nothing to do.
         let _ = reply.try_send(result);
+    }
+
+    /// Whether `ente` is free of a stop or restart under way.
+    fn not_planned(&self, ente: Ulid) -> Result<(), String> {
+        if self.plans.iter().any(|p| p.queue.contains(&ente)) {
+            return Err(format!(
+                "{ente} is being stopped or restarted already; ask again once that is done"
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `ente` is below `by`.
@@ -118,6 +134,11 @@ impl Core {
                 ));
             }
             let adding = card.walk().count();
+            if live + adding > limit as usize {
+                return Err(format!(
+                    "the card holds {adding} Entes; with the caller's {live} children that passes its limit of {limit}"
+                ));
+            }
             if t.len() + adding > self.config.capacity {
                 return Err(format!(
                     "the host holds {} Entes and {adding} more would pass its capacity of {}",

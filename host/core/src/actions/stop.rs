@@ -99,7 +99,7 @@ impl Core {
                     self.kill_start(id, generation);
                 } else {
                     self.timers.set(
-                        std::time::Instant::now() + grace,
+                        crate::timers::later(grace),
                         crate::timers::Due::KillStart {
                             ente: id,
                             generation,
@@ -182,6 +182,9 @@ impl Core {
                     let mut t = self.write();
                     for &n in &subtree {
                         let Some(r) = t.get_mut(n) else { continue };
+                        if !r.state.is_final() {
+                            continue;
+                        }
                         r.stop_wanted = false;
                         let again = if r.has_body() {
                             State::Waiting

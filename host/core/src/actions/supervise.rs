@@ -144,7 +144,7 @@ impl Core {
         r.restarts = r.restarts.saturating_add(1);
         let attempt = r.restarts;
         let generation = r.generation;
-        let until = now + delay;
+        let until = crate::timers::later(delay);
         self.set_state(
             &mut t,
             id,

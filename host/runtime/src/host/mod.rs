@@ -1,6 +1,7 @@
 //! The host side of each `ente:core` interface, and of the WASI calls ente
 //! bounds itself.
 
+pub(crate) mod in_place;
 mod journal_gate;
 mod journal_stream;
 pub(crate) mod wasi_bounded;
@@ -9,8 +10,9 @@ pub(crate) use journal_gate::JournalGate;
 pub use journal_gate::{BURST, MAX_LINE, RATE, clean};
 pub(crate) use journal_stream::JournalStream;
 
-use crate::bindings::ente::core::{bus, devices, graph, graph_view, journal, timer, types};
-use crate::bindings::{BusError, Capability, Endpoint, Level};
+use crate::bindings::Capability;
+use crate::bindings::Endpoint;
+use crate::bindings::ente::core::{devices, graph_view, timer, types};
 use crate::state::EnteState;
 use std::time::Duration;
 
@@ -20,48 +22,6 @@ pub const MAX_PENDING_TIMERS: usize = 64;
 impl types::Host for EnteState {}
 
 impl devices::Host for EnteState {}
-
-impl journal::Host for EnteState {
-    fn log(&mut self, level: Level, message: String) {
-        self.journal.line(level, &message);
-    }
-}
-
-impl bus::Host for EnteState {
-    fn invoke(&mut self, target: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, BusError> {
-        match &self.bus {
-            // The caller is the store's identity: a guest cannot choose it.
-            Some(bus) => bus.invoke(&self.identity, target, body),
-            None => Err(BusError::NoProvider),
-        }
-    }
-}
-
-impl graph::Host for EnteState {
-    fn spawn(&mut self, card_json: String) -> Result<String, String> {
-        let within = self.clock.left();
-        match &self.graph {
-            Some(g) => g.spawn(&self.identity, card_json, within),
-            None => Err("this Ente holds no Spawn capability".into()),
-        }
-    }
-
-    fn stop(&mut self, id: String) -> Result<(), String> {
-        let within = self.clock.left();
-        match &self.graph {
-            Some(g) => g.stop(&self.identity, id, within),
-            None => Err("this Ente holds no Spawn capability".into()),
-        }
-    }
-
-    fn restart(&mut self, id: String) -> Result<(), String> {
-        let within = self.clock.left();
-        match &self.graph {
-            Some(g) => g.restart(&self.identity, id, within),
-            None => Err("this Ente holds no Spawn capability".into()),
-        }
-    }
-}
 
 impl graph_view::Host for EnteState {
     fn label(&mut self, id: String) -> Option<String> {
