@@ -169,7 +169,7 @@ fn run_inner(
             version: endpoint.version,
         };
         match instance
-            .handle("(ente run)", &target, body.as_bytes())
+            .handle(&String::from("(ente run)"), &target, body.as_bytes())
             .map_err(|e| e.to_string())?
         {
             Ok(reply) => println!("{}", String::from_utf8_lossy(&reply)),

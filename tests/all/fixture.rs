@@ -177,8 +177,13 @@ impl Host {
 
     /// Every event of `label` of this kind so far.
     pub fn events_of(&mut self, label: &str) -> Vec<Arc<Occurrence>> {
-        self.drain();
         let id = self.id(label);
+        self.events_of_id(id)
+    }
+
+    /// Every event of the Ente `id` so far (a spawned one, say).
+    pub fn events_of_id(&mut self, id: Ulid) -> Vec<Arc<Occurrence>> {
+        self.drain();
         self.seen
             .iter()
             .filter(|e| e.ente.as_ref().is_some_and(|(i, _)| *i == id))

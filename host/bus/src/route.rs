@@ -109,6 +109,9 @@ impl<B: Body> Bus<B> {
 
     /// The slot of `id`, made (empty) if there is none yet.
     pub fn open(&self, id: Ulid, label: &str) -> Arc<Slot<B>> {
+        if let Some(slot) = self.slot(id) {
+            return slot;
+        }
         let mut slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
         slots
             .entry(id)

@@ -67,8 +67,23 @@ impl KillSwitch for Kill {
 
 /// One component instance.
 pub(super) struct WasmBody {
-    pub(super) instance: Instance,
-    pub(super) generation: u64,
+    instance: Instance,
+    generation: u64,
+    /// The caller's id as text, written anew for each call (no allocation).
+    from: String,
+    /// The endpoint of the last call, as the card and as WIT name it.
+    target: Option<(ente_card::Endpoint, ente_runtime::Endpoint)>,
+}
+
+impl WasmBody {
+    pub(super) fn new(instance: Instance, generation: u64) -> WasmBody {
+        WasmBody {
+            instance,
+            generation,
+            from: String::with_capacity(26),
+            target: None,
+        }
+    }
 }
 
 impl Body for WasmBody {
@@ -102,10 +117,16 @@ impl Body for WasmBody {
         target: &ente_card::Endpoint,
         body: &[u8],
     ) -> Result<Vec<u8>, ente_bus::Unserved<Cause>> {
-        match self
-            .instance
-            .handle(&from.to_string(), &to_wit(target), body)
-        {
+        let mut buf = [0u8; ulid::ULID_LEN];
+        self.from.clear();
+        self.from.push_str(from.array_to_str(&mut buf));
+        if self.target.as_ref().is_none_or(|(t, _)| t != target) {
+            self.target = Some((target.clone(), to_wit(target)));
+        }
+        let Some((_, wit)) = &self.target else {
+            return Err(ente_bus::Unserved::Refused("no endpoint".into()));
+        };
+        match self.instance.handle(&self.from, wit, body) {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(refusal)) => Err(ente_bus::Unserved::Refused(refusal)),
             Err(CallError::NoExport { .. }) => Err(ente_bus::Unserved::Refused(

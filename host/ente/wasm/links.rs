@@ -57,21 +57,28 @@ impl JournalSink for SpineJournal {
     }
 }
 
-/// `ente:core/bus`.
+/// `ente:core/bus` of one Ente: calls go out as `caller`, the id the host
+/// gave it.
 #[derive(Debug)]
-pub struct BusLink(pub Handles);
+pub struct BusLink {
+    pub handles: Handles,
+    pub caller: Ulid,
+}
 
 impl BusPort for BusLink {
     fn invoke(
         &self,
-        caller_id: &Identity,
+        _caller: &Identity,
         target: bindings::Endpoint,
         body: Vec<u8>,
     ) -> Result<Vec<u8>, bindings::BusError> {
-        let caller = caller(caller_id).map_err(bindings::BusError::Denied)?;
-        self.0
+        let target = Endpoint {
+            interface: target.interface,
+            version: target.version,
+        };
+        self.handles
             .bus
-            .invoke(caller, &from_wit(&target), &body)
+            .invoke(self.caller, &target, &body)
             .map_err(|e| match e {
                 BusError::Denied(reason) => bindings::BusError::Denied(reason),
                 BusError::Malformed(why) => {
@@ -88,7 +95,7 @@ impl BusPort for BusLink {
     }
 
     fn max_request(&self) -> usize {
-        self.0.bus.config().max_request
+        self.handles.bus.config().max_request
     }
 }
 

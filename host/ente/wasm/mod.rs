@@ -191,9 +191,12 @@ impl Runner for WasmRunner {
         };
         let ports = Ports {
             journal: self.journal.clone(),
-            bus: grants
-                .bus
-                .then(|| Arc::new(links::BusLink(self.handles.clone())) as _),
+            bus: grants.bus.then(|| {
+                Arc::new(links::BusLink {
+                    handles: self.handles.clone(),
+                    caller: spec.id,
+                }) as _
+            }),
             graph: grants
                 .graph
                 .then(|| Arc::new(links::GraphLink(self.handles.clone())) as _),
@@ -234,9 +237,6 @@ impl Runner for WasmRunner {
                 },
                 e => unbuildable(e),
             })?;
-        Ok(Box::new(WasmBody {
-            instance,
-            generation,
-        }))
+        Ok(Box::new(WasmBody::new(instance, generation)))
     }
 }

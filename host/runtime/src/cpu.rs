@@ -32,7 +32,11 @@ fn charge(counter: &AtomicU64, since: Instant, now: Instant) {
 pub(crate) struct Running(());
 
 pub(crate) fn enter(counter: &CpuCounter) -> Running {
-    let now = Instant::now();
+    enter_at(Instant::now(), counter)
+}
+
+/// [`enter`], from `now`.
+pub(crate) fn enter_at(now: Instant, counter: &CpuCounter) -> Running {
     STACK.with(|s| {
         let mut s = s.borrow_mut();
         if let Some((outer, since)) = s.last() {

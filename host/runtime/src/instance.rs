@@ -236,9 +236,10 @@ impl Instance {
                 fault: fault.clone(),
             });
         }
-        self.store.data_mut().clock = Clock::start(call, self.deadline);
+        let now = std::time::Instant::now();
+        self.store.data_mut().clock = Clock::starting_at(now, call, self.deadline);
         let result = {
-            let _running = crate::cpu::enter(&self.cpu);
+            let _running = crate::cpu::enter_at(now, &self.cpu);
             run(&mut self.store)
         };
         self.store.data_mut().clock = Clock::idle();

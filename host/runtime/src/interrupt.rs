@@ -75,10 +75,14 @@ impl Clock {
     }
 
     pub(crate) fn start(call: &'static str, budget: Duration) -> Clock {
+        Clock::starting_at(Instant::now(), call, budget)
+    }
+
+    pub(crate) fn starting_at(now: Instant, call: &'static str, budget: Duration) -> Clock {
         Clock {
             call,
             budget,
-            deadline: Instant::now().checked_add(budget),
+            deadline: now.checked_add(budget),
         }
     }
 

@@ -57,7 +57,8 @@ pub(crate) fn bus(l: &mut Linker<EnteState>) -> wasmtime::Result<()> {
     i.func_wrap(
         "invoke",
         |cx: Cx<'_>, (target, body): (EndpointRef, WasmList<u8>)| {
-            let Some(port) = cx.data().bus.clone() else {
+            let s = cx.data();
+            let Some(port) = &s.bus else {
                 return Ok((Err(BusError::NoProvider),));
             };
             let interface = target.interface.to_str(&cx)?;
@@ -73,9 +74,8 @@ pub(crate) fn bus(l: &mut Linker<EnteState>) -> wasmtime::Result<()> {
                 version: target.version,
             };
             let bytes = body.as_le_slice(&cx).to_vec();
-            let identity = cx.data().identity.clone();
             // The caller is the store's identity: a guest cannot choose it.
-            Ok((port.invoke(&identity, endpoint, bytes),))
+            Ok((port.invoke(&s.identity, endpoint, bytes),))
         },
     )
 }
