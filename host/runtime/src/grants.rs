@@ -103,6 +103,11 @@ impl WasiImports {
         }
     }
 
+    /// Whether the component imports no interface of the baseline.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         BASELINE
             .iter()

@@ -104,32 +104,40 @@ impl Runtime {
             ports.journal.clone(),
             incarnation.journal_dropped.clone(),
         ));
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(JournalStream::new(Level::Info, gate.clone()))
-            .stderr(JournalStream::new(Level::Warn, gate.clone()))
-            .args(&incarnation.argv)
-            .envs(&incarnation.envp);
-        if blueprint.grants.filesystem {
-            // One directory, opened once; cap-std keeps every path the guest
-            // resolves inside it (no `..`, no absolute path, no symlink out).
-            let root = incarnation
-                .root
-                .as_deref()
-                .ok_or_else(|| RuntimeError::Wasmtime {
-                    ente: ente.clone(),
-                    what: "FilesystemRoot",
-                    message: "granted, but no root directory was given to preopen".into(),
-                })?;
-            wasi.preopened_dir(root, "/", wasmtime_wasi::FsPerms::ReadWrite)
-                .map_err(|e| RuntimeError::Wasmtime {
-                    ente: ente.clone(),
-                    what: "FilesystemRoot",
-                    message: format!("preopen {}: {e:#}", root.display()),
-                })?;
-        }
+        // An Ente that imports no WASI (the system Entes) gets no WASI
+        // context: its linker defines none, so nothing could reach one.
+        let wasi = if blueprint.wasi.is_empty() && !blueprint.grants.filesystem {
+            None
+        } else {
+            let mut wasi = WasiCtxBuilder::new();
+            wasi.stdout(JournalStream::new(Level::Info, gate.clone()))
+                .stderr(JournalStream::new(Level::Warn, gate.clone()))
+                .args(&incarnation.argv)
+                .envs(&incarnation.envp);
+            if blueprint.grants.filesystem {
+                // One directory, opened once; cap-std keeps every path the
+                // guest resolves inside it (no `..`, no absolute path, no
+                // symlink out).
+                let root = incarnation
+                    .root
+                    .as_deref()
+                    .ok_or_else(|| RuntimeError::Wasmtime {
+                        ente: ente.clone(),
+                        what: "FilesystemRoot",
+                        message: "granted, but no root directory was given to preopen".into(),
+                    })?;
+                wasi.preopened_dir(root, "/", wasmtime_wasi::FsPerms::ReadWrite)
+                    .map_err(|e| RuntimeError::Wasmtime {
+                        ente: ente.clone(),
+                        what: "FilesystemRoot",
+                        message: format!("preopen {}: {e:#}", root.display()),
+                    })?;
+            }
+            Some(wasi.build())
+        };
         let state = EnteState {
             identity,
-            wasi: wasi.build(),
+            wasi,
             table: Default::default(),
             journal: gate,
             bus: ports.bus,

@@ -52,6 +52,8 @@ pub struct Blueprint {
     pub ente: String,
     pub grants: Grants,
     pub(crate) pre: InstancePre<EnteState>,
+    /// The interfaces of the WASI baseline the component imports.
+    pub(crate) wasi: WasiImports,
     pub(crate) lifecycle: Option<lifecycle::GuestIndices>,
     pub(crate) handler: Option<handler::GuestIndices>,
     pub(crate) mediator: Option<mediator::GuestIndices>,
@@ -297,6 +299,7 @@ impl Runtime {
             timer_events: timer_events::GuestIndices::new(&pre).ok(),
             supervisor: supervisor::GuestIndices::new(&pre).ok(),
             pre,
+            wasi,
         })
     }
 }

@@ -85,7 +85,8 @@ pub(crate) struct Timers {
 /// The data of one Ente's store.
 pub struct EnteState {
     pub identity: Identity,
-    pub(crate) wasi: WasiCtx,
+    /// `None` for an Ente that imports no WASI (its linker defines none).
+    pub(crate) wasi: Option<WasiCtx>,
     pub(crate) table: ResourceTable,
     pub(crate) journal: Arc<JournalGate>,
     pub(crate) bus: Option<Arc<dyn BusPort>>,
@@ -109,8 +110,14 @@ impl std::fmt::Debug for EnteState {
 
 impl WasiView for EnteState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Only a linker with WASI in it calls this, and only an Ente that
+        // imports WASI gets such a linker and a context; an empty one stands
+        // in should that ever change.
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build());
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
