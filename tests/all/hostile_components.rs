@@ -9,31 +9,10 @@
 //! - bytes that are not a component, and a stored blob that no longer
 //!   matches its pinned digest: never loaded.
 
+use crate::components::{Hazard, component};
 use crate::fixture::{ECHO, Ente, Host, config, contained, home_with, seed};
 use ente_core::{Cause, Failure, Phase, State};
 use std::time::Instant;
-
-/// A component exporting `ente:core/lifecycle` from a module `extra` is
-/// spliced into (its start function, its memory).
-fn lifecycle_component(module_extra: &str, more: &str) -> Vec<u8> {
-    let text = format!(
-        r#"(component
-  (core module $m
-    (memory (export "memory") 1)
-    (func (export "start") (result i32) (i32.const 8))
-    (func (export "stop"))
-    {module_extra}
-  )
-  (core instance $i (instantiate $m))
-  {more}
-  (func $start (result (result (error string))) (canon lift (core func $i "start") (memory (core memory $i "memory"))))
-  (func $stop (canon lift (core func $i "stop")))
-  (instance $lc (export "start" (func $start)) (export "stop" (func $stop)))
-  (export "ente:core/lifecycle@0.1.0" (instance $lc))
-)"#
-    );
-    wat::parse_str(text).expect("the test's component is valid")
-}
 
 fn host_with(component: Vec<u8>, restart: bool) -> Host {
     let (home, digests) = home_with(&[component]);
@@ -57,7 +36,10 @@ fn others_answer(host: &mut Host) {
 
 #[test]
 fn a_start_function_that_loops_ends_at_the_deadline() {
-    let component = lifecycle_component("(func $spin (loop $l (br $l))) (start $spin)", "");
+    let component = component(Hazard {
+        spins: true,
+        ..Hazard::default()
+    });
     assert!(component.len() < 1024, "{} bytes", component.len());
     let mut host = host_with(component, true);
     let t0 = Instant::now();
@@ -70,11 +52,11 @@ fn a_start_function_that_loops_ends_at_the_deadline() {
     others_answer(&mut host);
 }
 
-fn nested(instances: usize) -> Vec<u8> {
-    let nested: String = (0..instances)
-        .map(|n| format!("(core instance $x{n} (instantiate $one))\n"))
-        .collect();
-    lifecycle_component("", &format!("(core module $one (memory 1))\n{nested}"))
+fn nested(instances: u32) -> Vec<u8> {
+    component(Hazard {
+        nested: instances,
+        ..Hazard::default()
+    })
 }
 
 #[test]
@@ -115,7 +97,10 @@ fn many_memories_in_one_component_are_refused_and_leave_the_pool_to_others() {
 
 #[test]
 fn a_huge_initial_memory_is_refused() {
-    let component = lifecycle_component("(memory 65536)", "");
+    let component = component(Hazard {
+        pages: 65536,
+        ..Hazard::default()
+    });
     let mut host = host_with(component, false);
     let t0 = Instant::now();
     let failed = host.wait_phase("hostile", Phase::Failed);

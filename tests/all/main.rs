@@ -8,6 +8,7 @@
 //! containment took (`contained: ...`, shown with `--nocapture`).
 
 mod cards;
+mod components;
 mod fixture;
 mod support;
 

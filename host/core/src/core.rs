@@ -125,7 +125,7 @@ impl Core {
         core.link_deps(&added);
         if let Some(m) = mediator {
             core.h.bus.set_mediator(Arc::new(MediatorLink {
-                handles: Arc::downgrade(&core.h.bus),
+                bus: Arc::downgrade(&core.h.bus),
                 id: m,
             }));
         }

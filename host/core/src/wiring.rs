@@ -198,13 +198,13 @@ impl Observer<Death> for BusObserver {
 /// body (starting, backing off) every new grant is denied with the reason;
 /// leases already granted stay until they expire.
 pub(crate) struct MediatorLink {
-    pub(crate) handles: Weak<Bus<Live>>,
+    pub(crate) bus: Weak<Bus<Live>>,
     pub(crate) id: Ulid,
 }
 
 impl Mediator for MediatorLink {
     fn decide(&self, caller: Ulid, target: &Endpoint) -> Decision {
-        let Some(bus) = self.handles.upgrade() else {
+        let Some(bus) = self.bus.upgrade() else {
             return Decision::Deny("the host is stopping".into());
         };
         match bus.enter(self.id, |m| m.0.decide(caller, target)) {

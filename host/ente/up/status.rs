@@ -54,16 +54,6 @@ impl Status {
         }
     }
 
-    /// The latest journal lines of the Ente `id`.
-    pub fn journal_of(&self, id: &str) -> Vec<String> {
-        self.lines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .map(|l| l.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
     /// Show one event of the spine (printed as a line when not on a terminal).
     pub fn show(&self, e: &Occurrence) {
         let label = e.ente.as_ref().map_or("", |(_, l)| l.as_str());
