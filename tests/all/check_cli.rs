@@ -60,6 +60,7 @@ fn the_cli_reports_every_graph_fault_and_exits_1() {
         "mediator-claimed-by-a-grandchild",
         "two-mediators",
         "delegate-under-a-group",
+        "calls-without-a-mediator",
     ] {
         assert!(
             err.contains(&format!("cards/invalid-graph/{file}.json: 1 graph fault")),

@@ -105,6 +105,10 @@ pub enum GraphFault {
         second: String,
     },
     #[error(
+        "{at}: {ente} calls over the bus, but no Ente mediates, so every call would be denied: the seed must list the mediator's endpoint in its provides and hand it to one genesis child"
+    )]
+    NoMediator { at: JsonPath, ente: String },
+    #[error(
         "{at}: {ente} leaves its restarts to its parent (`Delegate`), but {parent} has no Wasm body to decide them: the parent of a Delegate child must be a Wasm Ente exporting ente:core/supervisor"
     )]
     DelegateWithoutSupervisor {
@@ -124,6 +128,7 @@ impl GraphFault {
             GraphFault::Cycle { .. }
             | GraphFault::MediatorNotFromSeed { .. }
             | GraphFault::SecondMediator { .. }
+            | GraphFault::NoMediator { .. }
             | GraphFault::DelegateWithoutSupervisor { .. } => {}
         }
         self
@@ -253,6 +258,25 @@ impl<'c> Graph<'c> {
                     }
                 }
             }
+        }
+        if mediator.is_none()
+            && let Some((n, i)) = self
+                .nodes
+                .iter()
+                .enumerate()
+                .skip(first)
+                .find_map(|(n, node)| {
+                    node.card
+                        .requires
+                        .iter()
+                        .position(|c| matches!(c, Capability::Endpoint { .. }))
+                        .map(|i| (n, i))
+                })
+        {
+            faults.push(GraphFault::NoMediator {
+                at: self.nodes[n].path.field("requires").index(i),
+                ente: self.nodes[n].to_string(),
+            });
         }
         if let Err(cycle) = self.start_order() {
             faults.push(cycle);

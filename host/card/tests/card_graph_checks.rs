@@ -35,7 +35,7 @@ fn an_endpoint_nobody_provides_is_refused() {
         "{f:#?}"
     );
     let msg = f[0].to_string();
-    assert!(msg.starts_with("genesis[0].requires[1]:"), "{msg}");
+    assert!(msg.starts_with("genesis[1].requires[1]:"), "{msg}");
     assert!(msg.contains("6563686f2d656e64706f696e742d7631@1"), "{msg}");
 }
 
@@ -100,6 +100,20 @@ fn a_delegate_child_needs_a_parent_with_a_wasm_body() {
     let msg = f[0].to_string();
     assert!(
         msg.starts_with("genesis[0].genesis[0].supervision:") && msg.contains("`group`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn calls_without_a_mediator_are_refused() {
+    let f = faults("cards/invalid-graph/calls-without-a-mediator.json");
+    assert!(
+        matches!(f.as_slice(), [GraphFault::NoMediator { .. }]),
+        "{f:#?}"
+    );
+    let msg = f[0].to_string();
+    assert!(
+        msg.contains("`client`") && msg.contains("no Ente mediates"),
         "{msg}"
     );
 }
