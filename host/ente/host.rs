@@ -10,6 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+// The core holds spawned children to the memory the Wasm runner gives.
+const _: () = assert!(ente_runtime::limits::DEFAULT_MEMORY_LIMIT == ente_core::DEFAULT_MEMORY);
+
 /// The host's settings a person may change (`ente up` flags).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct HostOptions {

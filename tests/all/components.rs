@@ -11,6 +11,8 @@ pub struct Hazard {
     pub pages: u64,
     /// Core instances of a one-memory module, besides its own.
     pub nested: u32,
+    /// Lift its strings as UTF-16.
+    pub utf16: bool,
 }
 
 /// A component exporting `ente:core/lifecycle@0.1.0` (whose functions are
@@ -121,7 +123,18 @@ pub fn component(hazard: Hazard) -> Vec<u8> {
     c.section(&ctypes);
     let mut canon = CanonicalFunctionSection::new();
     canon
-        .lift(0, 1, [CanonicalOption::Memory(0), CanonicalOption::UTF8])
+        .lift(
+            0,
+            1,
+            [
+                CanonicalOption::Memory(0),
+                if hazard.utf16 {
+                    CanonicalOption::UTF16
+                } else {
+                    CanonicalOption::UTF8
+                },
+            ],
+        )
         .lift(1, 2, []);
     c.section(&canon);
     let mut lifecycle = ComponentInstanceSection::new();

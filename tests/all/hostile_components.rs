@@ -6,8 +6,9 @@
 //!   per-component limits keep one Ente from taking the pool's slots;
 //! - a huge initial memory: over the Ente's memory limit;
 //! - an ungranted import: refused before it runs, naming the import;
-//! - bytes that are not a component, and a stored blob that no longer
-//!   matches its pinned digest: never loaded.
+//! - bytes that are not a component, a component whose strings are
+//!   UTF-16, and a stored blob that no longer matches its pinned digest:
+//!   never loaded.
 
 use crate::components::{Hazard, component};
 use crate::fixture::{ECHO, Ente, Host, config, contained, home_with, seed};
@@ -169,6 +170,34 @@ fn bytes_that_are_not_a_component_are_refused() {
         "{failed:?}"
     );
     assert!(failed.to_string().contains("does not compile"), "{failed}");
+    others_answer(&mut host);
+}
+
+#[test]
+fn a_component_whose_strings_are_utf16_is_refused_before_it_compiles() {
+    let mut host = host_with(
+        component(Hazard {
+            utf16: true,
+            ..Hazard::default()
+        }),
+        true,
+    );
+    let failed = host.wait_phase("hostile", Phase::Failed);
+    assert!(
+        matches!(
+            &failed,
+            State::Failed {
+                why: Failure::Unbuildable,
+                ..
+            }
+        ),
+        "{failed:?}"
+    );
+    let text = failed.to_string();
+    assert!(
+        text.contains("refused before it is compiled") && text.contains("passes strings as UTF-16"),
+        "{text}"
+    );
     others_answer(&mut host);
 }
 

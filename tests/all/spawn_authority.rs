@@ -241,3 +241,38 @@ fn a_spawned_label_cannot_forge_a_line_of_the_status() {
         lines.join("\n")
     );
 }
+
+#[test]
+fn a_child_gets_no_more_memory_or_children_than_its_spawner() {
+    let (host, sp) = host();
+    let me = host.id("spawner").to_string();
+    let answer = ask(
+        &host,
+        &sp,
+        &card(
+            &host,
+            "big",
+            &me,
+            serde_json::json!({"soma": {"rlimits": {"mem_bytes": 1u64 << 30}}}),
+        ),
+    );
+    assert!(
+        answer
+            .contains("soma.rlimits.mem_bytes = 1073741824, more than its spawner has (134217728)"),
+        "{answer}"
+    );
+    let answer = ask(
+        &host,
+        &sp,
+        &card(
+            &host,
+            "breeder",
+            &me,
+            serde_json::json!({"soma": {"rlimits": {"nproc": 1000}}}),
+        ),
+    );
+    assert!(
+        answer.contains("soma.rlimits.nproc = 1000, more than its spawner may have (64)"),
+        "{answer}"
+    );
+}

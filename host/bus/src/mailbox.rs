@@ -34,6 +34,7 @@ impl<B: Body> Bus<B> {
                     state.queue.pop_front();
                 }
                 state.held_by = Some(me);
+                self.lock_graph().holding.insert(slot.id, me);
                 return Ok(body);
             }
             match state.held_by {
@@ -42,14 +43,6 @@ impl<B: Body> Bus<B> {
                     slot.freed.notify_all();
                     return Err(Untaken::Err(BusError::Cycle(format!(
                         "`{}` is already in this call chain",
-                        slot.label
-                    ))));
-                }
-                Some(holder) if self.waits_on(holder, me) => {
-                    leave(&mut state, ticket);
-                    slot.freed.notify_all();
-                    return Err(Untaken::Err(BusError::Cycle(format!(
-                        "`{}` is held by a call chain that waits on this one",
                         slot.label
                     ))));
                 }
@@ -77,13 +70,29 @@ impl<B: Body> Bus<B> {
                 slot.freed.notify_all();
                 return Err(Untaken::Err(BusError::Busy(slot.label.clone())));
             }
-            self.lock_waits().insert(me, slot.id);
+            // The wait is recorded in the same step as the check that it
+            // closes no cycle, under the one lock of the wait-for graph.
+            {
+                let mut graph = self.lock_graph();
+                if let Some(holder) = state.held_by
+                    && graph.reaches(holder, me)
+                {
+                    drop(graph);
+                    leave(&mut state, ticket);
+                    slot.freed.notify_all();
+                    return Err(Untaken::Err(BusError::Cycle(format!(
+                        "`{}` is held by a call chain that waits on this one",
+                        slot.label
+                    ))));
+                }
+                graph.waiting.insert(me, slot.id);
+            }
             let (s, _) = slot
                 .freed
                 .wait_timeout(state, left.min(Duration::from_millis(50)))
                 .unwrap_or_else(|p| p.into_inner());
             state = s;
-            self.lock_waits().remove(&me);
+            self.lock_graph().waiting.remove(&me);
         }
     }
 
@@ -92,6 +101,7 @@ impl<B: Body> Bus<B> {
     pub(crate) fn give_back(&self, slot: &Slot<B>, body: B, broken: Option<B::Fault>) {
         let mut state = slot.lock();
         state.held_by = None;
+        self.lock_graph().holding.remove(&slot.id);
         match &broken {
             None if !state.gone => state.body = Some(body),
             // Stopped meanwhile, or broken: the body goes (after the lock).
@@ -116,21 +126,29 @@ impl<B: Body> Bus<B> {
         slot.freed.notify_all();
     }
 
-    fn lock_waits(&self) -> MutexGuard<'_, HashMap<ThreadId, Ulid>> {
+    fn lock_graph(&self) -> MutexGuard<'_, WaitGraph> {
         self.waits.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// Whether the chain of `holder` is (transitively) waiting on a slot held by `me`.
-    fn waits_on(&self, mut holder: ThreadId, me: ThreadId) -> bool {
-        let waits = self.lock_waits().clone();
-        for _ in 0..waits.len() + 1 {
-            let Some(slot_id) = waits.get(&holder) else {
+/// Who waits for which slot, and who holds each: the wait-for graph, under
+/// one lock. It is taken after a slot's lock, never before, and no slot's
+/// lock is taken while it is held.
+#[derive(Debug, Default)]
+pub(crate) struct WaitGraph {
+    waiting: HashMap<ThreadId, Ulid>,
+    holding: HashMap<Ulid, ThreadId>,
+}
+
+impl WaitGraph {
+    /// Whether the chain of `holder` waits, through any number of slots, on
+    /// one that `me` holds.
+    fn reaches(&self, mut holder: ThreadId, me: ThreadId) -> bool {
+        for _ in 0..=self.waiting.len() {
+            let Some(slot) = self.waiting.get(&holder) else {
                 return false;
             };
-            let Some(slot) = self.slot(*slot_id) else {
-                return false;
-            };
-            let Some(next) = slot.lock().held_by else {
+            let Some(&next) = self.holding.get(slot) else {
                 return false;
             };
             if next == me {

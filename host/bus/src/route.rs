@@ -6,7 +6,6 @@ use crate::{Body, BusError, Decision, LeaseEvent, Mediator, Observer, Unserved, 
 use ente_card::Endpoint;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 use ulid::Ulid;
 
@@ -40,8 +39,8 @@ pub struct Bus<B: Body> {
     leases: LeaseCache,
     mediator: RwLock<Option<Arc<dyn Mediator>>>,
     pub(crate) observer: Option<Arc<dyn Observer<B::Fault>>>,
-    /// Which slot each blocked thread waits for: the wait-for graph.
-    pub(crate) waits: Mutex<HashMap<ThreadId, Ulid>>,
+    /// Who waits for and holds which slot: the wait-for graph.
+    pub(crate) waits: Mutex<crate::mailbox::WaitGraph>,
     pub(crate) config: BusConfig,
 }
 
@@ -73,7 +72,7 @@ impl<B: Body> Bus<B> {
             leases: LeaseCache::default(),
             mediator: RwLock::new(None),
             observer: None,
-            waits: Mutex::new(HashMap::new()),
+            waits: Mutex::new(Default::default()),
             config,
         }
     }

@@ -4,6 +4,10 @@
 use ente_bus::BusConfig;
 use std::time::Duration;
 
+/// Linear memory an Ente has when its card sets no `mem_bytes` (the Wasm
+/// runner's default; a spawned child never gets more than its spawner).
+pub const DEFAULT_MEMORY: u64 = 128 << 20;
+
 /// How many starts in how long end a crash loop (systemd's
 /// `StartLimitBurst` and `StartLimitIntervalSec`, with its defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,9 @@
 //! event. A bus call a guest makes runs on its own worker (the fast path),
 //! so a spinning guest holds one worker until its deadline, never the loop.
 //!
-//! The queue has no bound of its own, but the core keeps at most one job
-//! per Ente in it, so it never holds more jobs than there are Entes.
+//! The queue has no bound of its own, but the core keeps at most two jobs
+//! per Ente in it (a start or a delivery, and a stop), so it never holds
+//! more than twice as many jobs as there are Entes.
 
 use crate::event::{Done, Event};
 use std::collections::VecDeque;

@@ -35,7 +35,7 @@ mod wiring;
 
 pub use actions::device_class;
 pub use cause::Cause;
-pub use config::{Config, StartLimit};
+pub use config::{Config, DEFAULT_MEMORY, StartLimit};
 pub use core::{BootError, Core};
 pub use event::{Control, Done, Ending, Event, Reply, Signal};
 pub use runner::{

@@ -25,6 +25,11 @@ impl Core {
             let mut record = Record::new(Arc::new(strip_genesis(c)), p, spawned);
             record.children = c.genesis.iter().map(|g| g.id).collect();
             record.mediator = Some(c.id) == self.mediator;
+            let own = c.soma.rlimits.nproc.unwrap_or(self.config.children);
+            record.children_limit = match p.and_then(|p| t.get(p)) {
+                Some(parent) if spawned => own.min(parent.children_limit),
+                _ => own,
+            };
             self.h.bus.open(c.id, &c.label);
             added.push(c.id);
             t.insert(record);

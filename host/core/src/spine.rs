@@ -69,6 +69,8 @@ pub enum Kind {
     Spawned {
         by: Ulid,
     },
+    /// A spawned Ente, stopped, left the table.
+    Left,
     /// A request of `graph` (spawn, stop, restart) was refused.
     Refused {
         by: Ulid,

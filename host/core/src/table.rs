@@ -63,6 +63,13 @@ pub struct Record {
     pub deps: Vec<Vec<Ulid>>,
     /// Stop once the start in progress ends.
     pub stop_wanted: bool,
+    /// A body that broke in a call before the core saw it ready (it went on
+    /// the bus before its start was reported): supervised once it is.
+    pub died_starting: Option<crate::Cause>,
+    /// Live children it may spawn: its card's `soma.rlimits.nproc`, else
+    /// the host's default, and for a spawned Ente never more than its
+    /// spawner's own limit.
+    pub children_limit: u32,
 }
 
 impl Record {
@@ -92,6 +99,8 @@ impl Record {
             dropped: 0,
             deps: Vec::new(),
             stop_wanted: false,
+            died_starting: None,
+            children_limit: 0,
             card,
         }
     }

@@ -81,8 +81,9 @@ impl Handles {
     }
 
     /// The Entes whose cards provide `target` and that serve it or will
-    /// again without being asked (ready, starting, backing off), in the
-    /// order they were added; the mediator's own endpoint is never served.
+    /// again without being asked (ready, starting, waiting for their own
+    /// providers, backing off, waiting on their parent), in the order they
+    /// were added; the mediator's own endpoint is never served.
     pub fn providers(&self, target: &Endpoint) -> Vec<Ulid> {
         let wanted = Capability::Endpoint {
             endpoint: target.clone(),

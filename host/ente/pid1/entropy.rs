@@ -8,7 +8,7 @@
 //! gives. That covers only the host's own use (hash seeds, ids, the insecure
 //! WASI generators); what a guest asks of `wasi:random/random` is read from
 //! the kernel at each call and blocks until it is ready
-//! (`ente_runtime::entropy::KernelRandom`).
+//! (`ente_runtime::entropy::kernel_fill`).
 
 #[cfg(getrandom_backend = "custom")]
 /// # Safety

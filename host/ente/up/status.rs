@@ -72,6 +72,13 @@ impl Status {
             }
             return;
         }
+        if let (Kind::Left, Some((id, _))) = (&e.kind, &e.ente) {
+            self.lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id.to_string());
+            return;
+        }
         if self.tty {
             return;
         }
@@ -94,9 +101,6 @@ impl Status {
             Kind::Dropped { what, count } => {
                 format!("{label}: {what} dropped, its queue full ({count} so far)")
             }
-            Kind::Lease(ente_bus::LeaseEvent::Denied { reason, .. }) => {
-                format!("lease denied: {reason}")
-            }
             Kind::Settled { ready, bodies } => {
                 format!("graph settled: {ready} of {bodies} Entes ready")
             }
@@ -104,7 +108,10 @@ impl Status {
                 format!("{why}: stopping every Ente, children first, in reverse start order")
             }
             Kind::ShutdownDone => "every Ente stopped".to_owned(),
+            // A denial reaches its caller; a guest that calls in a loop
+            // would otherwise flood the console with them.
             Kind::Lease(_)
+            | Kind::Left
             | Kind::StartFailed { .. }
             | Kind::Uevent { .. }
             | Kind::Reaped { .. }

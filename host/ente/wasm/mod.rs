@@ -30,12 +30,13 @@ pub struct WasmRunner {
     blueprints: std::sync::Mutex<HashMap<BlueprintKey, Arc<Blueprint>>>,
 }
 
-/// What makes two Entes' blueprints the same.
+/// What makes two Entes' blueprints the same (which endpoints an Ente
+/// serves does not: only whether it serves any, which needs the handler).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct BlueprintKey {
     digest: ente_card::Digest,
     grants: Grants,
-    served: Vec<(String, u32)>,
+    serves: bool,
     entry: String,
 }
 
@@ -131,10 +132,7 @@ impl Runner for WasmRunner {
         let key = BlueprintKey {
             digest: *module_blake3,
             grants: grants_of(spec),
-            served: served
-                .iter()
-                .map(|e| (e.interface.clone(), e.version))
-                .collect(),
+            serves: !served.is_empty(),
             entry: entry.clone(),
         };
         let known = self

@@ -38,6 +38,8 @@ pub enum CacheError {
     },
     #[error("component {digest} does not compile: {message}")]
     Compile { digest: Digest, message: String },
+    #[error("component {digest} is refused before it is compiled: {why}")]
+    Refused { digest: Digest, why: String },
     #[error(
         "component {digest} has no precompiled artifact at {path}{why}, and this build of ente has no compiler; precompile it where the image is made (`ente cas compile`)"
     )]
@@ -129,6 +131,10 @@ impl PrecompileCache {
         _stale: String,
     ) -> Result<Component, CacheError> {
         let bytes = cas.get(digest)?;
+        crate::inspect::string_encoding(&bytes).map_err(|why| CacheError::Refused {
+            digest: *digest,
+            why,
+        })?;
         let failed = |e: wasmtime::Error| CacheError::Compile {
             digest: *digest,
             message: format!("{e:#}"),

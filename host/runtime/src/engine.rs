@@ -143,7 +143,9 @@ pub const WASMTIME_VERSION: &str = "48.0.8";
 pub fn fingerprint(engine: &Engine, profile: Profile) -> [u8; 32] {
     let profile = effective(profile);
     let mut h = blake3::Hasher::new();
-    h.update(b"ente-engine/1\0")
+    // The tag moves when what ente checks before it compiles changes (2: the
+    // strings' encoding), so that artifacts compiled before are not taken.
+    h.update(b"ente-engine/2\0")
         .update(WASMTIME_VERSION.as_bytes())
         .update(b"\0")
         .update(std::env::consts::ARCH.as_bytes())

@@ -6,32 +6,23 @@
 //! guest's secrets never depends on how the host process was seeded (see
 //! PID 1's boot-time entropy in `host/ente/pid1/entropy.rs`).
 
-use std::convert::Infallible;
-
-/// `getrandom(2)` with no flags: blocks until the kernel CSPRNG is ready.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct KernelRandom;
-
-impl KernelRandom {
-    fn fill(dst: &mut [u8]) {
-        let mut filled = 0;
-        while filled < dst.len() {
-            match nix_getrandom(&mut dst[filled..]) {
-                Ok(n) => filled += n,
-                Err(std::io::ErrorKind::Interrupted) => {}
-                Err(_) => {
-                    // Only a kernel without getrandom(2) gets here; /dev/random
-                    // blocks the same way until the pool is ready.
-                    use std::io::Read;
-                    if let Ok(mut f) = std::fs::File::open("/dev/random")
-                        && f.read_exact(&mut dst[filled..]).is_ok()
-                    {
-                        return;
-                    }
-                }
+/// Fill `dst` from the kernel's CSPRNG (`getrandom(2)` with no flags, or
+/// /dev/random on a kernel without it): blocks until the CSPRNG is seeded.
+/// An error when neither can be read: the caller refuses, never guesses.
+pub fn kernel_fill(dst: &mut [u8]) -> std::io::Result<()> {
+    let mut filled = 0;
+    while filled < dst.len() {
+        match raw_getrandom(&mut dst[filled..], 0) {
+            Ok(n) => filled += n,
+            Err(std::io::ErrorKind::Interrupted) => {}
+            Err(_) => {
+                use std::io::Read;
+                return std::fs::File::open("/dev/random")
+                    .and_then(|mut f| f.read_exact(&mut dst[filled..]));
             }
         }
     }
+    Ok(())
 }
 
 /// `GRND_INSECURE` (Linux 5.6): never blocks, even before the CSPRNG is seeded.
@@ -67,10 +58,6 @@ pub fn insecure_fill(dst: &mut [u8]) {
     }
 }
 
-fn nix_getrandom(dst: &mut [u8]) -> Result<usize, std::io::ErrorKind> {
-    raw_getrandom(dst, 0)
-}
-
 fn raw_getrandom(dst: &mut [u8], flags: u32) -> Result<usize, std::io::ErrorKind> {
     // SAFETY: `dst` is a valid, writable buffer of `dst.len()` bytes for the
     // duration of the call.
@@ -86,26 +73,3 @@ unsafe extern "C" {
     #[link_name = "getrandom"]
     fn libc_getrandom(buf: *mut std::ffi::c_void, len: usize, flags: u32) -> isize;
 }
-
-impl rand_core::TryRng for KernelRandom {
-    type Error = Infallible;
-
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        let mut b = [0u8; 4];
-        Self::fill(&mut b);
-        Ok(u32::from_ne_bytes(b))
-    }
-
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        let mut b = [0u8; 8];
-        Self::fill(&mut b);
-        Ok(u64::from_ne_bytes(b))
-    }
-
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        Self::fill(dst);
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for KernelRandom {}

@@ -56,7 +56,9 @@ impl Core {
                 // Its body ended: what was meant for it goes with it.
                 return false;
             }
-            if r.deliveries.len() >= cap {
+            // A wake-up is never dropped: the body counts it pending until it
+            // is delivered, and has at most 64.
+            if r.deliveries.len() >= cap && !matches!(d, Delivery::Wake(_)) {
                 r.dropped += 1;
                 let what = match d {
                     Delivery::Uevent(_) => "uevent",
@@ -127,7 +129,7 @@ impl Core {
             std::mem::take(&mut r.start_after)
         });
         if start {
-            self.start(id);
+            self.start_if_ready(id);
         } else {
             self.pump(id);
         }

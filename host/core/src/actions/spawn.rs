@@ -113,12 +113,7 @@ impl Core {
                         .map_or_else(|| "absent".into(), |l| l.to_string())
                 ));
             }
-            let limit = caller
-                .card
-                .soma
-                .rlimits
-                .nproc
-                .unwrap_or(self.config.children);
+            let limit = caller.children_limit;
             let live = caller
                 .children
                 .iter()
@@ -129,9 +124,37 @@ impl Core {
                 .count();
             if live >= limit as usize {
                 return Err(format!(
-                    "the caller already has {live} children, its limit (soma.rlimits.nproc, else the host's {})",
+                    "the caller already has {live} children, its limit (soma.rlimits.nproc, else the host's {}, never more than its spawner's): {limit}",
                     self.config.children
                 ));
+            }
+            // A child never gets more than its parent: no more memory, and no
+            // more children of its own.
+            let has = caller
+                .card
+                .soma
+                .rlimits
+                .mem_bytes
+                .unwrap_or(crate::DEFAULT_MEMORY);
+            for c in card.walk() {
+                let r = &c.soma.rlimits;
+                let asked = r.mem_bytes.unwrap_or(crate::DEFAULT_MEMORY);
+                if asked > has {
+                    return Err(format!(
+                        "`{}`: soma.rlimits.mem_bytes = {asked}, more than its spawner has ({has}): a child never gets more than its parent",
+                        c.label
+                    ));
+                }
+                // Left unset, a child's limit is capped at its spawner's
+                // when it is inserted; set above it, the card is refused.
+                if let Some(asked) = r.nproc
+                    && asked > limit
+                {
+                    return Err(format!(
+                        "`{}`: soma.rlimits.nproc = {asked}, more than its spawner may have ({limit}): a child never gets more than its parent",
+                        c.label
+                    ));
+                }
             }
             let adding = card.walk().count();
             if live + adding > limit as usize {

@@ -31,9 +31,13 @@ impl Core {
 
     /// Make and start a new body of `id`.
     pub(crate) fn start(&mut self, id: Ulid) {
+        if self.shutdown.is_some() {
+            return;
+        }
         let mut t = self.write();
         let Some(r) = t.get_mut(id) else { return };
-        if !r.has_body() {
+        // Only what waits starts: not what was stopped, nor what runs.
+        if !r.has_body() || r.stop_wanted || !matches!(r.state, State::Waiting) {
             return;
         }
         if r.busy {
@@ -46,7 +50,16 @@ impl Core {
         r.busy = true;
         r.kill = Arc::new(KillSlot::default());
         let kill = r.kill.clone();
-        r.starts.push_back(Instant::now());
+        let now = Instant::now();
+        let window = self.config.start_limit.interval;
+        while r
+            .starts
+            .front()
+            .is_some_and(|s| now.saturating_duration_since(*s) > window)
+        {
+            r.starts.pop_front();
+        }
+        r.starts.push_back(now);
         let generation = r.generation;
         let spec = Spec {
             id,

@@ -31,9 +31,11 @@ impl Core {
                 .map(|(n, id)| (id, n))
                 .collect();
             ids.sort_by_key(|id| {
-                let (bodiless, mediator, order) = t
-                    .get(*id)
-                    .map_or((true, false, 0), |r| (!r.has_body(), r.mediator, r.order));
+                // One never ready yet (still starting, say) is the newest.
+                let (bodiless, mediator, order) = t.get(*id).map_or((true, false, 0), |r| {
+                    let order = if r.order == 0 { u64::MAX } else { r.order };
+                    (!r.has_body(), r.mediator, order)
+                });
                 let place = added.get(id).copied().unwrap_or(0);
                 (
                     bodiless,
@@ -88,6 +90,7 @@ impl Core {
         let mut t = self.write();
         let Some(r) = t.get_mut(id) else { return true };
         r.stop_wanted = true;
+        r.start_after = false;
         match r.state {
             State::Ready { .. } => {}
             State::Starting => {
@@ -209,11 +212,16 @@ impl Core {
                     }
                 }
                 drop(t);
-                for id in ids {
-                    self.h.bus.forget(id);
-                    self.waiters.remove(&id);
-                    self.spawned.retain(|(_, c)| c.id != id);
+                for id in &ids {
+                    self.h.bus.forget(*id);
+                    self.waiters.remove(id);
+                    self.spawned.retain(|(_, c)| c.id != *id);
+                    self.h.spine.emit(Some((*id, "")), Kind::Left);
                 }
+                for waiting in self.waiters.values_mut() {
+                    waiting.retain(|w| !ids.contains(w));
+                }
+                self.waiters.retain(|_, w| !w.is_empty());
             }
         }
     }

@@ -30,9 +30,15 @@ impl Core {
                     cause: cause.clone(),
                 },
             );
-            if !matches!(r.state, State::Ready { .. }) {
+            match r.state {
+                State::Ready { .. } => {}
+                // On the bus before the core saw it ready: once it does.
+                State::Starting => {
+                    r.died_starting = Some(cause);
+                    return;
+                }
                 // Stopping: the stop job ends it.
-                return;
+                _ => return,
             }
         }
         self.timers.cancel_wakes_of(id);
@@ -46,9 +52,11 @@ impl Core {
     pub(crate) fn on_host_fault(&mut self, id: Ulid, generation: u64, what: String) {
         let cause = Cause::Host { message: what };
         let state = {
-            let t = self.read();
-            let Some(r) = t.get(id) else { return };
+            let mut t = self.write();
+            let Some(r) = t.get_mut(id) else { return };
             if r.generation != generation {
+                // A delivery to an earlier body: its job is over all the same.
+                r.busy = false;
                 return;
             }
             r.state.clone()

@@ -9,11 +9,10 @@
 //!   returned), and the deadline is checked between chunks. The secure ones
 //!   wait for the kernel's CSPRNG to be seeded; the insecure ones never do.
 
-use crate::entropy::{KernelRandom, insecure_fill};
+use crate::entropy::{insecure_fill, kernel_fill};
 use crate::interrupt::{Clock, Interrupt, bounded, check};
 use crate::limits::MemoryLimitReached;
 use crate::state::EnteState;
-use rand_core::TryRng;
 use wasmtime::component::{HasData, Resource, ResourceTable};
 use wasmtime_wasi::p2::bindings::random::{insecure, insecure_seed, random};
 use wasmtime_wasi::p2::bindings::sync::io::poll;
@@ -71,7 +70,9 @@ impl Bounded<'_> {
         for chunk in out.chunks_mut(CHUNK) {
             check(&self.clock, self.interrupt)?;
             if secure {
-                let Ok(()) = KernelRandom.try_fill_bytes(chunk);
+                kernel_fill(chunk).map_err(|e| {
+                    wasmtime::Error::msg(format!("the kernel gives no random bytes: {e}"))
+                })?;
             } else {
                 insecure_fill(chunk);
             }
@@ -106,8 +107,10 @@ impl random::Host for Bounded<'_> {
     }
 
     fn get_random_u64(&mut self) -> wasmtime::Result<u64> {
-        let Ok(n) = KernelRandom.try_next_u64();
-        Ok(n)
+        let mut b = [0u8; 8];
+        kernel_fill(&mut b)
+            .map_err(|e| wasmtime::Error::msg(format!("the kernel gives no random bytes: {e}")))?;
+        Ok(u64::from_ne_bytes(b))
     }
 }
 
