@@ -114,13 +114,25 @@ fn run_inner(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
+    let grants = Grants::from_capabilities(grants);
+    let bytes = std::fs::read(component)
+        .map_err(|e| format!("{}: cannot read: {e}", component.display()))?;
+    // Refused before the store or the compiler sees it: a plugin that
+    // imports what it is not granted leaves nothing behind under the home.
+    if let Ok(outline) = ente_runtime::inspect::outline(&bytes) {
+        ente_runtime::grants::check_names(
+            &label,
+            outline.imports.iter().map(String::as_str),
+            &grants,
+        )
+        .map_err(|e| format!("{}: {e}", component.display()))?;
+    }
     let runtime = Runtime::open(home).map_err(|e| e.to_string())?;
-    let digest = runtime
-        .cas()
-        .add_file(component)
-        .map_err(|e| e.to_string())?
-        .0;
-    let loaded = runtime.load(&digest).map_err(|e| e.to_string())?;
+    let digest = runtime.cas().add(&bytes).map_err(|e| e.to_string())?.0;
+    drop(bytes);
+    let loaded = runtime
+        .load_for(&label, &digest, &grants)
+        .map_err(|e| e.to_string())?;
     let provides: Vec<ente_runtime::Endpoint> = invoke
         .iter()
         .map(|(e, _)| ente_runtime::Endpoint {
@@ -128,7 +140,6 @@ fn run_inner(
             version: e.version,
         })
         .collect();
-    let grants = Grants::from_capabilities(grants);
     let blueprint = runtime
         .prepare(&label, &loaded, grants, &provides)
         .map_err(|e| e.to_string())?;

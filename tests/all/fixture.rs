@@ -84,6 +84,11 @@ impl Host {
         }
     }
 
+    /// The host's home: its store, cache and state.
+    pub fn home(&self) -> &std::path::Path {
+        self._home.path()
+    }
+
     pub fn id(&self, label: &str) -> Ulid {
         *self
             .ids

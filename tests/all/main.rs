@@ -14,6 +14,7 @@ mod support;
 
 mod check_cli;
 mod filesystem_root_is_one_private_directory;
+mod imports_are_checked_before_compiling;
 mod link_refuses_ungranted_import;
 mod linker_defines_only_the_wasi_imported;
 mod mediator_denies_with_reason;

@@ -57,7 +57,7 @@ fn a_tampered_or_truncated_cache_artifact_is_refused_naming_its_digest() {
     let from_disk = || {
         runtime
             .cache()
-            .load(runtime.engine(), runtime.cas(), &digest)
+            .load(runtime.engine(), runtime.cas(), &digest, &|_| Ok(()))
     };
 
     // One flipped byte deep in the machine code.

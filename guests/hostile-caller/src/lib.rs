@@ -11,7 +11,7 @@
 //! It answers with what the bus said. The host must bound each of these,
 //! and nothing it does may reach another Ente's ability to be served.
 
-wit_bindgen::generate!({ path: "../../wit", world: "ente:core/provider" });
+wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:hostile-caller/caller", generate_all });
 
 use ente::core::{bus, timer};
 use exports::ente::core::handler::{Endpoint, EnteId, Guest as Handler};

@@ -8,7 +8,7 @@
 //!
 //! Spawning in a loop is its hazard: the host must hold it to its limit.
 
-wit_bindgen::generate!({ path: "../../wit", world: "ente:core/provider" });
+wit_bindgen::generate!({ path: "../../wit", world: "ente:core/spawning-provider" });
 
 use ente::core::graph;
 use exports::ente::core::handler::{Endpoint, EnteId, Guest as Handler};

@@ -144,7 +144,10 @@ impl Runner for WasmRunner {
         let blueprint = match known {
             Some(b) => b,
             None => {
-                let component = self.runtime.load(module_blake3).map_err(unbuildable)?;
+                let component = self
+                    .runtime
+                    .load_for(&card.label, module_blake3, &key.grants)
+                    .map_err(unbuildable)?;
                 let blueprint = self
                     .runtime
                     .prepare(&card.label, &component, key.grants, &served)

@@ -40,6 +40,10 @@ pub enum CacheError {
     Compile { digest: Digest, message: String },
     #[error("component {digest} is refused before it is compiled: {why}")]
     Refused { digest: Digest, why: String },
+    /// It imports what its Ente is not granted: found in its bytes, before
+    /// it was compiled; nothing of it is cached.
+    #[error(transparent)]
+    Imports(#[from] crate::grants::LinkError),
     #[error(
         "component {digest} has no precompiled artifact at {path}{why}, and this build of ente has no compiler; precompile it where the image is made (`ente cas compile`)"
     )]
@@ -50,6 +54,9 @@ pub enum CacheError {
         why: String,
     },
 }
+
+/// A check of a component's bytes before they are compiled.
+pub type Precheck<'a> = &'a dyn Fn(&[u8]) -> Result<(), CacheError>;
 
 /// Precompiled components under `<home>/cache/<engine fingerprint>/`.
 #[derive(Debug, Clone)]
@@ -93,12 +100,15 @@ impl PrecompileCache {
     }
 
     /// The component `digest`, from the cache when a valid artifact is there,
-    /// otherwise compiled from the (verified) store blob and cached.
+    /// otherwise compiled from the (verified) store blob and cached, if the
+    /// blob passes `precheck` first (a refused one is neither compiled nor
+    /// cached).
     pub fn load(
         &self,
         engine: &Engine,
         cas: &Cas,
         digest: &Digest,
+        precheck: Precheck<'_>,
     ) -> Result<Component, CacheError> {
         let path = self.path(digest);
         let stale = if path.exists() {
@@ -118,7 +128,7 @@ impl PrecompileCache {
         } else {
             String::new()
         };
-        self.compile(engine, cas, digest, &path, stale)
+        self.compile(engine, cas, digest, &path, stale, precheck)
     }
 
     #[cfg(feature = "compiler")]
@@ -129,12 +139,14 @@ impl PrecompileCache {
         digest: &Digest,
         path: &Path,
         _stale: String,
+        precheck: Precheck<'_>,
     ) -> Result<Component, CacheError> {
         let bytes = cas.get(digest)?;
         crate::inspect::string_encoding(&bytes).map_err(|why| CacheError::Refused {
             digest: *digest,
             why,
         })?;
+        precheck(&bytes)?;
         let failed = |e: wasmtime::Error| CacheError::Compile {
             digest: *digest,
             message: format!("{e:#}"),
@@ -164,6 +176,7 @@ impl PrecompileCache {
         digest: &Digest,
         path: &Path,
         why: String,
+        _: Precheck<'_>,
     ) -> Result<Component, CacheError> {
         Err(CacheError::NotPrecompiled {
             digest: *digest,

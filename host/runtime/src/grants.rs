@@ -196,9 +196,20 @@ pub fn check_imports(
     component: &Component,
     grants: &Grants,
 ) -> Result<WasiImports, LinkError> {
+    let ty = component.component_type();
+    check_names(ente, ty.imports(engine).map(|(name, _)| name), grants)
+}
+
+/// Check import names (as [`crate::inspect::outline`] reads them from the
+/// bytes, before anything is compiled) against `grants`; all faults at once.
+pub fn check_names<'n>(
+    ente: &str,
+    imports: impl IntoIterator<Item = &'n str>,
+    grants: &Grants,
+) -> Result<WasiImports, LinkError> {
     let mut faults = Vec::new();
     let mut wasi = WasiImports::default();
-    for (import, _) in component.component_type().imports(engine) {
+    for import in imports {
         let (name, version) = split_version(import);
         wasi.note(name);
         if !grants.allows(name) {

@@ -220,6 +220,36 @@ impl Runtime {
     /// once per runtime. A load that fails is not kept: the next one tries
     /// again (the store may have been repaired meanwhile).
     pub fn load(&self, digest: &Digest) -> Result<Component, RuntimeError> {
+        self.load_checked(digest, &|_| Ok(()))
+    }
+
+    /// [`Runtime::load`] for the Ente `ente` with `grants`: a component not
+    /// yet compiled is first read for its imports (in milliseconds), and one
+    /// that imports what `grants` do not give is refused before it is
+    /// compiled, and never cached. (A component already loaded or cached is
+    /// checked by [`Runtime::prepare`], against the same map.)
+    pub fn load_for(
+        &self,
+        ente: &str,
+        digest: &Digest,
+        grants: &Grants,
+    ) -> Result<Component, RuntimeError> {
+        self.load_checked(digest, &|bytes| {
+            // Bytes that do not parse are left to the compiler, whose error
+            // names the offset and the rule they break.
+            let Ok(outline) = crate::inspect::outline(bytes) else {
+                return Ok(());
+            };
+            grants::check_names(ente, outline.imports.iter().map(String::as_str), grants)?;
+            Ok(())
+        })
+    }
+
+    fn load_checked(
+        &self,
+        digest: &Digest,
+        precheck: crate::cache::Precheck<'_>,
+    ) -> Result<Component, RuntimeError> {
         let slot = self
             .loaded
             .lock()
@@ -232,7 +262,7 @@ impl Runtime {
         if let Some(c) = &*slot {
             return Ok(c.clone());
         }
-        let component = self.cache.load(&self.engine, &self.cas, digest)?;
+        let component = self.cache.load(&self.engine, &self.cas, digest, precheck)?;
         *slot = Some(component.clone());
         Ok(component)
     }

@@ -1,6 +1,8 @@
 //! `ente check`: the card grammar, and with `--graph` the static graph checks.
 
-use ente_card::{Card, Graph, Payload, Supervision};
+mod store;
+
+use ente_card::{Card, Graph, Payload};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -48,7 +50,7 @@ fn check_file(file: &Path, graph: bool, home: &Path) -> Result<Card, String> {
         let g = Graph::new(&card);
         let mut faults: Vec<String> = g.check().iter().map(ToString::to_string).collect();
         faults.extend(host_limits(&g));
-        faults.extend(supervisors(&g, home));
+        faults.extend(store::check(&g, home));
         if !faults.is_empty() {
             let lines: Vec<String> = faults.iter().map(|f| format!("  {f}")).collect();
             return Err(format!(
@@ -79,47 +81,6 @@ fn host_limits(g: &Graph<'_>) -> Vec<String> {
             ))
         })
         .collect()
-}
-
-/// Whether the parent of each `Delegate` child exports
-/// `ente:core/supervisor`, when its component is in the store (a component
-/// not in the store is said, not counted as a fault: the store is checked
-/// at start again).
-fn supervisors(g: &Graph<'_>, home: &Path) -> Vec<String> {
-    let cas = ente_runtime::Cas::new(home);
-    let mut faults = Vec::new();
-    for n in &g.nodes {
-        if n.card.supervision != Supervision::Delegate || matches!(n.card.payload, Payload::Virtual)
-        {
-            continue;
-        }
-        let Some(parent) = n.parent.map(|p| &g.nodes[p]) else {
-            continue;
-        };
-        let Payload::Wasm { module_blake3, .. } = &parent.card.payload else {
-            continue;
-        };
-        let at = n.path.field("supervision");
-        match cas.get(module_blake3) {
-            Ok(bytes) => match ente_runtime::inspect::exports(&bytes) {
-                Ok(exports) if exports.iter().any(|e| e == SUPERVISOR) => {}
-                Ok(_) => faults.push(format!(
-                    "{at}: {} leaves its restarts to its parent (`Delegate`), but {}'s component {module_blake3} does not export {SUPERVISOR}",
-                    display(n),
-                    display(parent)
-                )),
-                Err(e) => faults.push(format!("{at}: {}'s component {module_blake3}: {e}", display(parent))),
-            },
-            Err(e) => println!("note: {at}: cannot check that {} exports {SUPERVISOR}: {e}", display(parent)),
-        }
-    }
-    faults
-}
-
-const SUPERVISOR: &str = ente_runtime::grants::SUPERVISOR_EXPORT;
-
-fn display(n: &ente_card::Node<'_>) -> String {
-    n.to_string()
 }
 
 /// A file as itself; a folder as every `*.json` below it, sorted.
