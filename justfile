@@ -79,6 +79,7 @@ check: build
 # Every test, then the appliance's boot check.
 test: setup guests
     cargo test --locked --workspace
+    target/debug/ente test guests/*/*.test.json tests/plugins --junit target/ente-test.xml
     just boot-check
 
 # Benchmarks: ente against raw wasmtime, ratios from the same run.

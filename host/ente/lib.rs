@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod home;
 pub mod host;
 pub mod pid1;
+pub mod plugin_test;
 pub mod run;
 pub mod up;
 pub mod wasm;

@@ -49,6 +49,16 @@ enum Command {
         #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
         deadline: std::time::Duration,
     },
+    /// Test plugins: run each test file (JSON, schema/ente-test.schema.json)
+    /// in a host of its own, with its mocks, and print a line per step.
+    Test {
+        /// Test files, or folders of them.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Also write the results as JUnit XML here.
+        #[arg(long, value_name = "PATH")]
+        junit: Option<PathBuf>,
+    },
     /// Start the graph a seed card roots (dev mode), show it live, and stop it
     /// in order on Ctrl-C or SIGTERM.
     Up {
@@ -100,6 +110,9 @@ fn main() -> ExitCode {
                 Some(_) => None,
             };
             run::run(&home::home(), &component, &grants, invoke, deadline)
+        }
+        Command::Test { files, junit } => {
+            ente::plugin_test::run(&home::home(), &files, junit.as_deref())
         }
         Command::Up { seed, options } => up::run(&home::home(), &seed, &options),
         Command::Cas {

@@ -13,6 +13,7 @@ mod fixture;
 mod support;
 
 mod check_cli;
+mod ente_test_harness;
 mod filesystem_root_is_one_private_directory;
 mod imports_are_checked_before_compiling;
 mod link_refuses_ungranted_import;
