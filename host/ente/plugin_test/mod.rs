@@ -8,6 +8,7 @@
 mod junit;
 mod mocks;
 mod session;
+mod setup;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
