@@ -52,6 +52,10 @@ guests: setup
         cp "$wasm" target/guests/
     done
     cargo build --locked
+    # A std guest that reaches for files and sockets, packed so that it
+    # imports only Journal: `ente pack` denies the rest inside it.
+    target/debug/ente pack target/guests/wasi_reach.wasm --grant Journal \
+        -o target/guests/wasi_reach.packed.wasm > /dev/null
     tools_repin="$(mktemp)"
     : > "$tools_repin"
     while read -r name pinned; do

@@ -7,6 +7,8 @@ pub mod console;
 pub mod diagnostics;
 pub mod home;
 pub mod host;
+#[cfg(feature = "pack")]
+pub mod pack;
 pub mod pid1;
 pub mod plugin_test;
 pub mod run;

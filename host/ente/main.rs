@@ -49,6 +49,20 @@ enum Command {
         #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
         deadline: std::time::Duration,
     },
+    /// Make a component import only what it is granted: each WASI interface
+    /// it imports and the grants do not cover (a language runtime's
+    /// filesystem, sockets, http) is implemented inside it by denial.
+    #[cfg(feature = "pack")]
+    Pack {
+        /// The component (.wasm).
+        component: PathBuf,
+        /// A capability it will be granted (as for `ente run`).
+        #[arg(long = "grant", value_name = "CAP", value_parser = run::parse_capability)]
+        grants: Vec<ente_card::Capability>,
+        /// Where the packed component is written.
+        #[arg(short, long, value_name = "OUT")]
+        output: PathBuf,
+    },
     /// Test plugins: run each test file (JSON, schema/ente-test.schema.json)
     /// in a host of its own, with its mocks, and print a line per step.
     Test {
@@ -111,6 +125,12 @@ fn main() -> ExitCode {
             };
             run::run(&home::home(), &component, &grants, invoke, deadline)
         }
+        #[cfg(feature = "pack")]
+        Command::Pack {
+            component,
+            grants,
+            output,
+        } => ente::pack::run(&component, &grants, &output),
         Command::Test { files, junit } => {
             ente::plugin_test::run(&home::home(), &files, junit.as_deref())
         }

@@ -107,7 +107,7 @@ fn without_the_grant_the_filesystem_import_is_refused_before_it_runs() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("which its card does not grant (needs the FilesystemRoot capability)"),
+        err.contains("which its card does not grant (needs the FilesystemRoot capability, or `ente pack` to deny it inside the component)"),
         "{err}"
     );
     assert!(

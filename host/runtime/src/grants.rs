@@ -130,9 +130,18 @@ pub fn granted_by(name: &str) -> &'static str {
         "ente:core/graph" => "the Spawn capability",
         "ente:core/graph-view" => "the mediator role (only the graph's mediator sees the graph)",
         "ente:core/devices" => "a Device or KernelNetlink{Uevent} capability",
-        n if FILESYSTEM.contains(&n) => "the FilesystemRoot capability",
-        n if n.starts_with("wasi:sockets/") => "no capability: ente grants no sockets",
-        n if n.starts_with("wasi:http/") => "no capability: ente grants no http",
+        n if FILESYSTEM.contains(&n) => {
+            "the FilesystemRoot capability, or `ente pack` to deny it inside the component"
+        }
+        n if n.starts_with("wasi:sockets/") => {
+            "no capability: ente grants no sockets; `ente pack` denies them inside the component"
+        }
+        n if n.starts_with("wasi:http/") => {
+            "no capability: ente grants no http; `ente pack` denies it inside the component"
+        }
+        n if n.starts_with("wasi:") => {
+            "no capability: ente does not provide this interface; `ente pack` denies it inside the component"
+        }
         _ => "no capability: ente does not provide this interface",
     }
 }
