@@ -34,6 +34,30 @@ setup:
         target/py/bin/pip install -q --disable-pip-version-check -r tests/support/requirements.txt
         cp tests/support/requirements.txt target/py/requirements.txt
     fi
+    # The language kit (guests/echo-*, see guests/README.md): Node for
+    # componentize-js, clang and wasi-libc for C, wit-bindgen for C
+    # bindings; and sccache, which CI uses to keep compiled crates.
+    missing=()
+    command -v make >/dev/null || missing+=(make)
+    command -v sccache >/dev/null || missing+=(sccache)
+    command -v npm >/dev/null || missing+=(nodejs npm)
+    command -v clang >/dev/null || missing+=(clang)
+    command -v wasm-ld >/dev/null || missing+=(lld)
+    [ -e /usr/include/wasm32-wasi/stdio.h ] || missing+=(wasi-libc)
+    ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 \
+        || missing+=(libclang-rt-14-dev-wasm32)
+    if [ ${#missing[@]} -gt 0 ]; then
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+    fi
+    if [ "$(wit-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "0.63.0" ]; then
+        cargo install --locked wit-bindgen-cli --version 0.63.0
+    fi
+    js=guests/echo-js
+    if [ ! -x $js/node_modules/.bin/componentize-js ] || ! cmp -s $js/package-lock.json $js/node_modules/.ente-lock; then
+        (cd $js && npm ci --no-audit --no-fund --silent)
+        cp $js/package-lock.json $js/node_modules/.ente-lock
+    fi
 
 # The guest components: build them for wasm32-wasip2, add them to the store,
 # and pin the cards to what was built (see guests/components.lock).
@@ -56,6 +80,25 @@ guests: setup
     # imports only Journal: `ente pack` denies the rest inside it.
     target/debug/ente pack target/guests/wasi_reach.wasm --grant Journal \
         -o target/guests/wasi_reach.packed.wasm > /dev/null
+    # The language kit: echo in Python, JavaScript and C, each built by its
+    # own toolchain (when its sources changed) and packed to import only
+    # Journal. Each example's README.md shows the same steps.
+    stale() { local out=$1; shift; [ ! -e "$out" ] || [ -n "$(find "$@" -newer "$out" 2>/dev/null)" ]; }
+    if stale target/guests/echo_python.wasm guests/echo-python/app.py wit; then
+        target/py/bin/componentize-py -d wit -w provider componentize app -p guests/echo-python \
+            -o target/guests/echo_python.unpacked.wasm > /dev/null
+        target/debug/ente pack target/guests/echo_python.unpacked.wasm --grant Journal \
+            -o target/guests/echo_python.wasm > /dev/null
+    fi
+    if stale target/guests/echo_js.wasm guests/echo-js/echo.js wit; then
+        guests/echo-js/node_modules/.bin/componentize-js guests/echo-js/echo.js --wit "$root/wit" \
+            --world-name provider -o target/guests/echo_js.unpacked.wasm > /dev/null
+        target/debug/ente pack target/guests/echo_js.unpacked.wasm --grant Journal \
+            -o target/guests/echo_js.wasm > /dev/null
+    fi
+    if stale target/guests/echo_c.wasm guests/echo-c/echo.c wit; then
+        make -s -C guests/echo-c OUT="$root/target/guests" ENTE="$root/target/debug/ente"
+    fi
     tools_repin="$(mktemp)"
     : > "$tools_repin"
     while read -r name pinned; do
@@ -83,11 +126,11 @@ check: build
 # Every test, then the appliance's boot check.
 test: setup guests
     cargo test --locked --workspace
-    target/debug/ente test guests/*/*.test.json tests/plugins --junit target/ente-test.xml
     just boot-check
 
 # Benchmarks: ente against raw wasmtime, ratios from the same run.
 bench: guests
+    cargo build --locked --release --bin ente
     cargo run --locked --release --bin ente-bench
 
 # Debian packages the appliance recipes need, installed when missing.

@@ -16,6 +16,7 @@ mod check_cli;
 mod ente_test_harness;
 mod filesystem_root_is_one_private_directory;
 mod imports_are_checked_before_compiling;
+mod languages;
 mod link_refuses_ungranted_import;
 mod linker_defines_only_the_wasi_imported;
 mod mediator_denies_with_reason;

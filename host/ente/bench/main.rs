@@ -14,11 +14,15 @@
 //! - graph_1000_ready / graph_10000_ready: a seed of that many echo Entes,
 //!   from the loaded card to every one ready (goals: 50 ms and 500 ms);
 //! - invoke_throughput: calls a second through the bus with a caller per
-//!   core, against one caller (goal: at least 1.6 on 2 cores).
+//!   core, against one caller (goal: at least 1.6 on 2 cores);
+//! - run_echo_*: whole `ente run --invoke` processes of the language kit's
+//!   echoes against the Rust one; refuse_ungranted_import: `ente run` of
+//!   an 18 MB component it refuses (goal under 50 ms).
 //!
 //! Medians of interleaved batches; writes target/bench/bench.json.
 
 mod graph;
+mod languages;
 mod raw;
 
 use ente_bus::{Bus, BusConfig, Decision, Mediator, Unserved};
@@ -395,6 +399,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "invoke_throughput".into(),
         serde_json::json!({"calls_per_s": all.round(), "one_core_calls_per_s": one.round(), "callers": cores, "ratio": (all / one * 1000.0).round() / 1000.0}),
     );
+
+    languages::run(&mut results)?;
 
     std::fs::create_dir_all("target/bench")?;
     std::fs::write(

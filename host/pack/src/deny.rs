@@ -11,40 +11,17 @@
 //! traps, and it is a method of a resource no call ever hands out.
 
 use std::fmt::Write as _;
+use wasm_encoder::{
+    CodeSection, ConstExpr, EntityType, ExportKind, ExportSection, Function, FunctionSection,
+    GlobalSection, GlobalType, ImportSection, MemArg, MemorySection, MemoryType, Module,
+    TypeSection, ValType,
+};
 use wit_parser::abi::{AbiVariant, WasmType};
 use wit_parser::{
-    Function, Handle, Int, InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, ResourceIntrinsic,
-    SizeAlign, Type, TypeDefKind, TypeId, WasmExport, WasmExportKind, WasmImport, WorldId,
-    WorldItem, WorldKey,
+    Handle, Int, InterfaceId, LiftLowerAbi, ManglingAndAbi, Resolve, ResourceIntrinsic, SizeAlign,
+    Type, TypeDefKind, TypeId, WasmExport, WasmExportKind, WasmImport, WorldId, WorldItem,
+    WorldKey,
 };
-
-/// Error cases a denial names, most fitting first.
-const DENIALS: &[&str] = &[
-    "access-denied",
-    "access",
-    "not-permitted",
-    "not-supported",
-    "unsupported",
-    "HTTP-request-denied",
-];
-
-/// Where a function's results are written (below the heap).
-const RET: u32 = 16;
-const RET_MAX: u32 = 1008;
-const HEAP: u32 = 1024;
-
-const MANGLING: ManglingAndAbi = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
-
-struct Gen<'a> {
-    resolve: &'a Resolve,
-    sizes: SizeAlign,
-    /// Resources the deny component exports: those it can make.
-    ours: Vec<(TypeId, WorldKey)>,
-    imports: String,
-    funcs: String,
-    /// Resources whose `[resource-new]` is imported.
-    news: Vec<TypeId>,
-}
 
 /// The deny component for the interfaces `denied` (names with versions, as
 /// the plugin imports them), whose types are in `resolve`.
@@ -74,6 +51,63 @@ pub fn component(resolve: &mut Resolve, denied: &[String]) -> Result<Vec<u8>, St
         .map_err(|e| format!("{e:#}"))
 }
 
+/// Error cases a denial names, most fitting first.
+const DENIALS: &[&str] = &[
+    "access-denied",
+    "access",
+    "not-permitted",
+    "not-supported",
+    "unsupported",
+    "forbidden",
+    "HTTP-request-denied",
+];
+
+/// Where a function's results are written (below the heap).
+const RET: u32 = 16;
+const RET_MAX: u32 = 1008;
+/// Where the allocator starts; each call starts it over (nothing a call
+/// was given is read, and a result is read before the next call).
+const HEAP: u32 = 1024;
+
+const MANGLING: ManglingAndAbi = ManglingAndAbi::Legacy(LiftLowerAbi::Sync);
+
+/// One step of a denying function's body.
+enum Step {
+    /// Leave a zero of this type.
+    Zero(ValType),
+    /// Leave this i32.
+    I32(i32),
+    /// Zero `len` bytes at `at`.
+    Fill { at: u32, len: u32 },
+    /// Store `value` as an integer of `tag`'s width at `at`.
+    Int { tag: Int, at: u32, value: u32 },
+    /// Store a new handle of the resource at `at`.
+    StoreHandle { at: u32, resource: TypeId },
+    /// Leave a new handle of the resource.
+    Handle(TypeId),
+    /// No denial exists for the result (a handle the deny component
+    /// cannot make): the function is never reachable, and traps.
+    Trap,
+}
+
+/// An exported function: its name, core signature and body.
+struct Func {
+    name: String,
+    params: Vec<ValType>,
+    results: Vec<ValType>,
+    body: Vec<Step>,
+}
+
+struct Gen<'a> {
+    resolve: &'a Resolve,
+    sizes: SizeAlign,
+    /// Resources the deny component exports: those it can make handles of.
+    ours: Vec<(TypeId, WorldKey)>,
+    funcs: Vec<Func>,
+    /// Resources whose `[resource-new]` is imported, in import order.
+    news: Vec<TypeId>,
+}
+
 /// The core module for `world` (whose exports are the denied interfaces).
 fn module(resolve: &Resolve, world: WorldId) -> Result<Vec<u8>, String> {
     let mut sizes = SizeAlign::default();
@@ -82,7 +116,7 @@ fn module(resolve: &Resolve, world: WorldId) -> Result<Vec<u8>, String> {
     let mut ours = Vec::new();
     for (key, item) in &w.exports {
         if let WorldItem::Interface { id, .. } = item {
-            for (_, ty) in &resolve.interfaces[*id].types {
+            for ty in resolve.interfaces[*id].types.values() {
                 if matches!(resolve.types[*ty].kind, TypeDefKind::Resource) {
                     ours.push((*ty, key.clone()));
                 }
@@ -93,8 +127,7 @@ fn module(resolve: &Resolve, world: WorldId) -> Result<Vec<u8>, String> {
         resolve,
         sizes,
         ours,
-        imports: String::new(),
-        funcs: String::new(),
+        funcs: Vec::new(),
         news: Vec::new(),
     };
     for (key, item) in &w.exports {
@@ -106,34 +139,13 @@ fn module(resolve: &Resolve, world: WorldId) -> Result<Vec<u8>, String> {
         };
         g.interface(key, *id);
     }
-    let mut wat = String::from("(module\n");
-    wat.push_str(&g.imports);
-    let _ = writeln!(
-        wat,
-        r#"(memory (export "memory") 1)
-(global $heap (mut i32) (i32.const {HEAP}))
-(func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (local $p i32)
-  global.get $heap local.get 2 i32.add i32.const 1 i32.sub
-  i32.const 0 local.get 2 i32.sub i32.and local.tee $p
-  local.get 3 i32.add global.set $heap
-  block
-    global.get $heap memory.size i32.const 16 i32.shl i32.le_u br_if 0
-    global.get $heap memory.size i32.const 16 i32.shl i32.sub
-    i32.const 65535 i32.add i32.const 16 i32.shr_u memory.grow
-    i32.const -1 i32.ne br_if 0
-    unreachable
-  end
-  local.get $p)"#
-    );
-    wat.push_str(&g.funcs);
-    wat.push_str(")\n");
-    wat::parse_str(&wat).map_err(|e| format!("{e:#}"))
+    Ok(g.encode())
 }
 
 impl Gen<'_> {
     fn interface(&mut self, key: &WorldKey, id: InterfaceId) {
         let iface = &self.resolve.interfaces[id];
-        for (_, ty) in &iface.types {
+        for ty in iface.types.values() {
             if matches!(self.resolve.types[*ty].kind, TypeDefKind::Resource) {
                 let name = self.resolve.wasm_export_name(
                     MANGLING,
@@ -142,112 +154,135 @@ impl Gen<'_> {
                         resource: *ty,
                     },
                 );
-                let _ = writeln!(self.funcs, "(func (export {name:?}) (param i32))");
+                self.funcs.push(Func {
+                    name,
+                    params: vec![ValType::I32],
+                    results: Vec::new(),
+                    body: Vec::new(),
+                });
             }
         }
-        for (_, func) in &iface.functions {
-            self.function(key, func);
-        }
-    }
-
-    fn function(&mut self, key: &WorldKey, func: &Function) {
-        let sig = self.resolve.wasm_signature(AbiVariant::GuestExport, func);
-        let name = self.resolve.wasm_export_name(
-            MANGLING,
-            WasmExport::Func {
-                interface: Some(key),
-                func,
-                kind: WasmExportKind::Normal,
-            },
-        );
-        let mut body = format!("i32.const {HEAP} global.set $heap\n");
-        let made = match &func.result {
-            None => Some(String::new()),
-            Some(ty) if sig.retptr => {
-                let size = self.sizes.size(ty).size_wasm32() as u32;
-                if size > RET_MAX - RET {
-                    None
-                } else {
-                    let mut code =
-                        format!("i32.const {RET} i32.const 0 i32.const {size} memory.fill\n");
-                    self.store(ty, RET, &mut code).map(|()| {
-                        code.push_str(&format!("i32.const {RET}\n"));
-                        code
-                    })
+        for func in iface.functions.values() {
+            let sig = self.resolve.wasm_signature(AbiVariant::GuestExport, func);
+            let name = self.resolve.wasm_export_name(
+                MANGLING,
+                WasmExport::Func {
+                    interface: Some(key),
+                    func,
+                    kind: WasmExportKind::Normal,
+                },
+            );
+            let mut body = Vec::new();
+            let denied = match &func.result {
+                None => true,
+                Some(ty) if sig.retptr => {
+                    let size = self.sizes.size(ty).size_wasm32() as u32;
+                    size <= RET_MAX - RET && {
+                        body.push(Step::Fill { at: RET, len: size });
+                        let stored = self.store(ty, RET, &mut body);
+                        body.push(Step::I32(RET as i32));
+                        stored
+                    }
                 }
+                Some(ty) => self.flat(ty, &mut body),
+            };
+            if !denied {
+                body = vec![Step::Trap];
             }
-            Some(ty) => self.flat(ty),
-        };
-        body.push_str(&made.unwrap_or_else(|| "unreachable\n".into()));
-        let _ = write!(self.funcs, "(func (export {name:?})");
-        push_tys(&mut self.funcs, "param", &sig.params);
-        push_tys(&mut self.funcs, "result", &sig.results);
-        let _ = writeln!(self.funcs, "\n{body})");
+            self.funcs.push(Func {
+                name,
+                params: sig.params.iter().map(val).collect(),
+                results: sig.results.iter().map(val).collect(),
+                body,
+            });
+        }
     }
 
-    /// Code that writes the denial of `ty` at `at`; `None` when there is none
-    /// (a handle the deny component cannot make).
-    fn store(&mut self, ty: &Type, at: u32, code: &mut String) -> Option<()> {
+    /// The steps that write the denial of `ty` at `at`; false when there is
+    /// none.
+    fn store(&mut self, ty: &Type, at: u32, body: &mut Vec<Step>) -> bool {
         let Type::Id(id) = ty else {
-            return Some(()); // numbers, chars, strings: zero, empty
+            return true; // numbers, chars: zero; strings: empty
         };
         match &self.resolve.types[*id].kind {
-            TypeDefKind::Type(t) => self.store(t, at, code),
+            TypeDefKind::Type(t) => self.store(t, at, body),
             TypeDefKind::Result(r) => {
-                let _ = writeln!(code, "i32.const {at} i32.const 1 i32.store8");
-                if let Some(e) = &r.err {
-                    let off = self
-                        .sizes
-                        .payload_offset(Int::U8, [r.ok.as_ref(), r.err.as_ref()])
-                        .size_wasm32() as u32;
-                    self.store(e, at + off, code)?;
+                body.push(Step::Int {
+                    tag: Int::U8,
+                    at,
+                    value: 1,
+                });
+                match &r.err {
+                    Some(e) => {
+                        let off = self
+                            .sizes
+                            .payload_offset(Int::U8, [r.ok.as_ref(), r.err.as_ref()])
+                            .size_wasm32() as u32;
+                        self.store(e, at + off, body)
+                    }
+                    None => true,
                 }
-                Some(())
             }
-            TypeDefKind::Option(_) | TypeDefKind::List(_) | TypeDefKind::Flags(_) => Some(()),
+            // None, empty, no flag.
+            TypeDefKind::Option(_) | TypeDefKind::List(_) | TypeDefKind::Flags(_) => true,
             TypeDefKind::Enum(e) => {
-                let case = denial(e.cases.iter().map(|c| c.name.as_str()));
-                store_int(code, e.tag(), at, case);
-                Some(())
+                let value = denial(e.cases.iter().map(|c| c.name.as_str()));
+                body.push(Step::Int {
+                    tag: e.tag(),
+                    at,
+                    value,
+                });
+                true
             }
             TypeDefKind::Variant(v) => {
-                let case = denial(v.cases.iter().map(|c| c.name.as_str()));
-                store_int(code, v.tag(), at, case);
-                if let Some(payload) = &v.cases[case as usize].ty {
-                    let off = self
-                        .sizes
-                        .payload_offset(v.tag(), v.cases.iter().map(|c| c.ty.as_ref()))
-                        .size_wasm32() as u32;
-                    self.store(payload, at + off, code)?;
+                let value = denial(v.cases.iter().map(|c| c.name.as_str()));
+                body.push(Step::Int {
+                    tag: v.tag(),
+                    at,
+                    value,
+                });
+                match v.cases.get(value as usize).and_then(|c| c.ty.as_ref()) {
+                    Some(payload) => {
+                        let off = self
+                            .sizes
+                            .payload_offset(v.tag(), v.cases.iter().map(|c| c.ty.as_ref()))
+                            .size_wasm32() as u32;
+                        self.store(payload, at + off, body)
+                    }
+                    None => true,
                 }
-                Some(())
             }
             TypeDefKind::Record(r) => {
-                let offsets = self.sizes.field_offsets(r.fields.iter().map(|f| &f.ty));
-                for (off, ty) in offsets {
-                    self.store(ty, at + off.size_wasm32() as u32, code)?;
-                }
-                Some(())
+                let fields = self.sizes.field_offsets(r.fields.iter().map(|f| &f.ty));
+                fields
+                    .into_iter()
+                    .all(|(off, ty)| self.store(ty, at + off.size_wasm32() as u32, body))
             }
             TypeDefKind::Tuple(t) => {
-                let offsets = self.sizes.field_offsets(t.types.iter());
-                for (off, ty) in offsets {
-                    self.store(ty, at + off.size_wasm32() as u32, code)?;
-                }
-                Some(())
+                let fields = self.sizes.field_offsets(t.types.iter());
+                fields
+                    .into_iter()
+                    .all(|(off, ty)| self.store(ty, at + off.size_wasm32() as u32, body))
             }
             TypeDefKind::Handle(Handle::Own(r)) => {
-                let new = self.new_of(*r)?;
-                let _ = writeln!(code, "i32.const {at} i32.const 0 call {new} i32.store");
-                Some(())
+                let resource = self.resource(*r);
+                match resource {
+                    Some(resource) => {
+                        self.import_new(resource);
+                        body.push(Step::StoreHandle { at, resource });
+                        true
+                    }
+                    None => false,
+                }
             }
-            _ => None,
+            _ => false,
         }
     }
 
-    /// Code that leaves the denial of `ty` as one flat value.
-    fn flat(&mut self, ty: &Type) -> Option<String> {
-        Some(match ty {
+    /// The steps that leave the denial of `ty` as one flat value; false
+    /// when there is none.
+    fn flat(&mut self, ty: &Type, body: &mut Vec<Step>) -> bool {
+        let zero = match ty {
             Type::Bool
             | Type::U8
             | Type::U16
@@ -255,91 +290,250 @@ impl Gen<'_> {
             | Type::S8
             | Type::S16
             | Type::S32
-            | Type::Char => "i32.const 0\n".into(),
-            Type::U64 | Type::S64 => "i64.const 0\n".into(),
-            Type::F32 => "f32.const 0\n".into(),
-            Type::F64 => "f64.const 0\n".into(),
-            Type::Id(id) => match &self.resolve.types[*id].kind {
-                TypeDefKind::Type(t) => return self.flat(t),
-                TypeDefKind::Enum(e) => format!(
-                    "i32.const {}\n",
-                    denial(e.cases.iter().map(|c| c.name.as_str()))
-                ),
-                TypeDefKind::Flags(_) => "i32.const 0\n".into(),
-                TypeDefKind::Result(r) if r.ok.is_none() && r.err.is_none() => {
-                    "i32.const 1\n".into()
+            | Type::Char => ValType::I32,
+            Type::U64 | Type::S64 => ValType::I64,
+            Type::F32 => ValType::F32,
+            Type::F64 => ValType::F64,
+            Type::Id(id) => {
+                match &self.resolve.types[*id].kind {
+                    TypeDefKind::Type(t) => return self.flat(t, body),
+                    TypeDefKind::Enum(e) => {
+                        let value = denial(e.cases.iter().map(|c| c.name.as_str()));
+                        body.push(Step::I32(value as i32));
+                    }
+                    TypeDefKind::Flags(_) => body.push(Step::Zero(ValType::I32)),
+                    TypeDefKind::Result(r) if r.ok.is_none() && r.err.is_none() => {
+                        body.push(Step::I32(1));
+                    }
+                    TypeDefKind::Handle(Handle::Own(r)) => match self.resource(*r) {
+                        Some(resource) => {
+                            self.import_new(resource);
+                            body.push(Step::Handle(resource));
+                        }
+                        None => return false,
+                    },
+                    _ => return false,
                 }
-                TypeDefKind::Handle(Handle::Own(r)) => {
-                    format!("i32.const 0 call {}\n", self.new_of(*r)?)
-                }
-                _ => return None,
-            },
-            _ => return None,
-        })
+                return true;
+            }
+            _ => return false,
+        };
+        body.push(Step::Zero(zero));
+        true
     }
 
-    /// The function that makes a handle of `resource`, if the deny
-    /// component exports it.
-    fn new_of(&mut self, resource: TypeId) -> Option<String> {
-        let key = self.ours.iter().find(|(r, _)| *r == resource)?.1.clone();
-        let fname = format!("$new{}", resource.index());
+    /// `r` (through aliases) if the deny component exports it.
+    fn resource(&self, mut r: TypeId) -> Option<TypeId> {
+        while let TypeDefKind::Type(Type::Id(next)) = &self.resolve.types[r].kind {
+            r = *next;
+        }
+        self.ours.iter().any(|(o, _)| *o == r).then_some(r)
+    }
+
+    fn import_new(&mut self, resource: TypeId) {
         if !self.news.contains(&resource) {
             self.news.push(resource);
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut types = TypeSection::new();
+        let mut sigs: Vec<(Vec<ValType>, Vec<ValType>)> = Vec::new();
+        let mut type_of = |params: &[ValType], results: &[ValType]| -> u32 {
+            let at = sigs
+                .iter()
+                .position(|(p, r)| p == params && r == results)
+                .unwrap_or_else(|| {
+                    sigs.push((params.to_vec(), results.to_vec()));
+                    types
+                        .ty()
+                        .function(params.iter().copied(), results.iter().copied());
+                    sigs.len() - 1
+                });
+            at as u32
+        };
+        let i32_to_i32 = type_of(&[ValType::I32], &[ValType::I32]);
+        let mut imports = ImportSection::new();
+        for resource in &self.news {
+            let key = self
+                .ours
+                .iter()
+                .find(|(r, _)| r == resource)
+                .map(|(_, k)| k);
             let (module, name) = self.resolve.wasm_import_name(
                 MANGLING,
                 WasmImport::ResourceIntrinsic {
-                    interface: Some(&key),
-                    resource,
+                    interface: key,
+                    resource: *resource,
                     intrinsic: ResourceIntrinsic::ExportedNew,
                 },
             );
-            let _ = writeln!(
-                self.imports,
-                "(import {module:?} {name:?} (func {fname} (param i32) (result i32)))"
-            );
+            imports.import(&module, &name, EntityType::Function(i32_to_i32));
         }
-        Some(fname)
+        let imported = self.news.len() as u32;
+        let new_of = |r: TypeId| self.news.iter().position(|n| *n == r).unwrap_or_default() as u32;
+        let mut functions = FunctionSection::new();
+        let mut code = CodeSection::new();
+        let mut exports = ExportSection::new();
+        let realloc = [ValType::I32, ValType::I32, ValType::I32, ValType::I32];
+        functions.function(type_of(&realloc, &[ValType::I32]));
+        code.function(&cabi_realloc());
+        exports.export("cabi_realloc", ExportKind::Func, imported);
+        exports.export("memory", ExportKind::Memory, 0);
+        for (i, f) in self.funcs.iter().enumerate() {
+            functions.function(type_of(&f.params, &f.results));
+            let mut func = Function::new([]);
+            let mut ins = func.instructions();
+            ins.i32_const(HEAP as i32).global_set(0);
+            for step in &f.body {
+                match step {
+                    Step::Zero(ValType::I64) => {
+                        ins.i64_const(0);
+                    }
+                    Step::Zero(ValType::F32) => {
+                        ins.f32_const(0.0.into());
+                    }
+                    Step::Zero(ValType::F64) => {
+                        ins.f64_const(0.0.into());
+                    }
+                    Step::Zero(_) => {
+                        ins.i32_const(0);
+                    }
+                    Step::I32(v) => {
+                        ins.i32_const(*v);
+                    }
+                    Step::Fill { at, len } => {
+                        ins.i32_const(*at as i32)
+                            .i32_const(0)
+                            .i32_const(*len as i32)
+                            .memory_fill(0);
+                    }
+                    Step::Int { tag, at, value } => {
+                        ins.i32_const(*at as i32);
+                        let mem = |align| MemArg {
+                            offset: 0,
+                            align,
+                            memory_index: 0,
+                        };
+                        match tag {
+                            Int::U8 => ins.i32_const(*value as i32).i32_store8(mem(0)),
+                            Int::U16 => ins.i32_const(*value as i32).i32_store16(mem(1)),
+                            Int::U32 => ins.i32_const(*value as i32).i32_store(mem(2)),
+                            Int::U64 => ins.i64_const(i64::from(*value)).i64_store(mem(3)),
+                        };
+                    }
+                    Step::StoreHandle { at, resource } => {
+                        ins.i32_const(*at as i32)
+                            .i32_const(0)
+                            .call(new_of(*resource))
+                            .i32_store(MemArg {
+                                offset: 0,
+                                align: 2,
+                                memory_index: 0,
+                            });
+                    }
+                    Step::Handle(resource) => {
+                        ins.i32_const(0).call(new_of(*resource));
+                    }
+                    Step::Trap => {
+                        ins.unreachable();
+                    }
+                }
+            }
+            ins.end();
+            code.function(&func);
+            exports.export(&f.name, ExportKind::Func, imported + 1 + i as u32);
+        }
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 1,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut globals = GlobalSection::new();
+        globals.global(
+            GlobalType {
+                val_type: ValType::I32,
+                mutable: true,
+                shared: false,
+            },
+            &ConstExpr::i32_const(HEAP as i32),
+        );
+        let mut module = Module::new();
+        module
+            .section(&types)
+            .section(&imports)
+            .section(&functions)
+            .section(&memories)
+            .section(&globals)
+            .section(&exports)
+            .section(&code);
+        module.finish()
     }
 }
 
-fn store_int(code: &mut String, tag: Int, at: u32, value: u32) {
-    let op = match tag {
-        Int::U8 => "i32.store8",
-        Int::U16 => "i32.store16",
-        Int::U32 => "i32.store",
-        Int::U64 => "i64.store",
-    };
-    let konst = if tag == Int::U64 {
-        "i64.const"
-    } else {
-        "i32.const"
-    };
-    let _ = writeln!(code, "i32.const {at} {konst} {value} {op}");
+/// A bump allocator over the heap, growing the memory as it must (the
+/// Ente's memory limit bounds it).
+fn cabi_realloc() -> Function {
+    // Params: old, old size, align, new size. Local 4: the pointer.
+    let mut f = Function::new([(1, ValType::I32)]);
+    let mut ins = f.instructions();
+    // p = (heap + align - 1) & -align
+    ins.global_get(0)
+        .local_get(2)
+        .i32_add()
+        .i32_const(1)
+        .i32_sub()
+        .i32_const(0)
+        .local_get(2)
+        .i32_sub()
+        .i32_and()
+        .local_tee(4)
+        .local_get(3)
+        .i32_add()
+        .global_set(0);
+    // Grow when the heap passed the memory's end.
+    ins.block(wasm_encoder::BlockType::Empty)
+        .global_get(0)
+        .memory_size(0)
+        .i32_const(16)
+        .i32_shl()
+        .i32_le_u()
+        .br_if(0)
+        .global_get(0)
+        .memory_size(0)
+        .i32_const(16)
+        .i32_shl()
+        .i32_sub()
+        .i32_const(65535)
+        .i32_add()
+        .i32_const(16)
+        .i32_shr_u()
+        .memory_grow(0)
+        .i32_const(-1)
+        .i32_ne()
+        .br_if(0)
+        .unreachable()
+        .end();
+    ins.local_get(4).end();
+    f
 }
 
 /// The case a denial names.
 fn denial<'n>(cases: impl Iterator<Item = &'n str> + Clone) -> u32 {
-    for want in DENIALS {
-        if let Some(i) = cases.clone().position(|c| c == *want) {
-            return i as u32;
-        }
-    }
-    0
+    DENIALS
+        .iter()
+        .find_map(|want| cases.clone().position(|c| c == *want))
+        .unwrap_or(0) as u32
 }
 
-fn push_tys(wat: &mut String, kind: &str, tys: &[WasmType]) {
-    if tys.is_empty() {
-        return;
+fn val(ty: &WasmType) -> ValType {
+    match ty {
+        WasmType::I32 | WasmType::Pointer | WasmType::Length => ValType::I32,
+        WasmType::I64 | WasmType::PointerOrI64 => ValType::I64,
+        WasmType::F32 => ValType::F32,
+        WasmType::F64 => ValType::F64,
     }
-    let _ = write!(wat, " ({kind}");
-    for ty in tys {
-        let t = match ty {
-            WasmType::I32 | WasmType::Pointer | WasmType::Length => "i32",
-            WasmType::I64 | WasmType::PointerOrI64 => "i64",
-            WasmType::F32 => "f32",
-            WasmType::F64 => "f64",
-        };
-        let _ = write!(wat, " {t}");
-    }
-    wat.push(')');
 }

@@ -30,6 +30,11 @@ pub enum PackError {
         "imports `{import}`, which the grants do not cover and which is not WASI: grant {needs}, or build against a world without it (wit/README.md)"
     )]
     Ungranted { import: String, needs: String },
+    /// A core module that cannot be made a component: it lacks the
+    /// `component-type` section a bindings generator embeds, or its WASI
+    /// preview1 imports do not fit the adapter.
+    #[error("a core module that cannot be made a component: {0}")]
+    Componentize(String),
     #[error("cannot make the deny component for {interfaces:?}: {message}")]
     Deny {
         interfaces: Vec<String>,
@@ -37,6 +42,35 @@ pub enum PackError {
     },
     #[error("cannot compose the deny component into the plugin: {0}")]
     Compose(String),
+}
+
+/// The component of a core module that a C toolchain made (clang and
+/// wasi-libc, with the `component-type` section wit-bindgen generates): its
+/// WASI preview1 imports adapted by wasmtime's reactor adapter, as
+/// `wasm-tools component new --adapt` does.
+fn componentize(module: &[u8]) -> Result<Vec<u8>, PackError> {
+    use wasi_preview1_component_adapter_provider::{
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
+    let typed = wasmparser::Parser::new(0)
+        .parse_all(module)
+        .filter_map(Result::ok)
+        .any(|p| matches!(p, wasmparser::Payload::CustomSection(c) if c.name().starts_with("component-type")));
+    if !typed {
+        return Err(PackError::Componentize(
+            "it has no `component-type` section, so its world is unknown: generate its bindings with wit-bindgen (`wit-bindgen c --world ente:core/provider wit/`) and link the `*_component_type.o` it writes".into(),
+        ));
+    }
+    wit_component::ComponentEncoder::default()
+        .module(module)
+        .and_then(|encoder| {
+            encoder.adapter(
+                WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
+        })
+        .and_then(|encoder| encoder.validate(true).encode())
+        .map_err(|e| PackError::Componentize(format!("{e:#}")))
 }
 
 /// A packed component and what was denied in it.
@@ -58,11 +92,17 @@ pub fn pack(
     granted: &dyn Fn(&str) -> bool,
     needs: &dyn Fn(&str) -> String,
 ) -> Result<Packed, PackError> {
-    if !wasmparser::Parser::is_component(component) {
+    let made;
+    let component = if wasmparser::Parser::is_core_wasm(component) {
+        made = componentize(component)?;
+        &made[..]
+    } else if wasmparser::Parser::is_component(component) {
+        component
+    } else {
         return Err(PackError::NotAComponent(
-            "its header is not a component's (a core module must first be made a component)".into(),
+            "its header is neither a component's nor a core module's".into(),
         ));
-    }
+    };
     let decoded = wit_parser::decoding::decode(component)
         .map_err(|e| PackError::NotAComponent(format!("{e:#}")))?;
     let (mut resolve, world) = match decoded {

@@ -152,10 +152,20 @@ world plugin {
 }
 
 #[test]
-fn bytes_that_are_not_a_component_are_an_error() {
-    let err = ente_pack::pack(b"\0asm\x01\0\0\0", &io_only, &needs).expect_err("refused");
+fn bytes_that_are_not_wasm_are_an_error() {
+    let err = ente_pack::pack(b"#!/bin/sh\n", &io_only, &needs).expect_err("refused");
     assert!(
         matches!(err, ente_pack::PackError::NotAComponent(_)),
         "{err}"
     );
+}
+
+#[test]
+fn a_core_module_without_its_world_is_an_error_saying_how_to_give_it_one() {
+    let err = ente_pack::pack(b"\0asm\x01\0\0\0", &io_only, &needs).expect_err("refused");
+    assert!(
+        matches!(err, ente_pack::PackError::Componentize(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("wit-bindgen"), "{err}");
 }
