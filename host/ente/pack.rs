@@ -21,9 +21,21 @@ fn pack(input: &Path, grants: &[Capability], output: &Path) -> Result<(), String
     let t0 = Instant::now();
     let bytes = std::fs::read(input).map_err(|e| format!("cannot read: {e}"))?;
     let grants = Grants::from_capabilities(grants);
-    let packed = ente_pack::pack(&bytes, &|name| grants.allows(name), &|name| {
-        ente_runtime::grants::granted_by(name).to_owned()
+    // The component tooling reads untrusted bytes; should a crafted
+    // component make it panic, that is this component's error, said as one.
+    let packed = std::panic::catch_unwind(|| {
+        ente_pack::pack(&bytes, &|name| grants.allows(name), &|name| {
+            ente_runtime::grants::granted_by(name).to_owned()
+        })
     })
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        format!("its bytes broke the component tooling while packing ({why}); nothing written")
+    })?
     .map_err(|e| e.to_string())?;
     // What the host will check, checked here: a packed component that the
     // linker would refuse is a fault of packing, never written.

@@ -20,6 +20,7 @@ mod languages;
 mod link_refuses_ungranted_import;
 mod linker_defines_only_the_wasi_imported;
 mod mediator_denies_with_reason;
+mod pack_denies_ungranted_wasi;
 mod run_plugin_on_a_laptop;
 mod store_refuses_tampered_bytes;
 mod uevents_reach_device_holders;

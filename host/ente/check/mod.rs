@@ -12,7 +12,7 @@ pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
     let mut files = Vec::new();
     let mut bad = 0usize;
     for path in paths {
-        if let Err(e) = collect(path, &mut files) {
+        if let Err(e) = crate::home::json_files(path, &mut files) {
             eprintln!("{}: cannot read: {e}", path.display());
             bad += 1;
         }
@@ -81,26 +81,6 @@ fn host_limits(g: &Graph<'_>) -> Vec<String> {
             ))
         })
         .collect()
-}
-
-/// A file as itself; a folder as every `*.json` below it, sorted.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !std::fs::metadata(path)?.is_dir() {
-        out.push(path.to_owned());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            collect(&entry, out)?;
-        } else if entry.extension().is_some_and(|e| e == "json") {
-            out.push(entry);
-        }
-    }
-    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

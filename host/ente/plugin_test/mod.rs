@@ -44,7 +44,7 @@ impl FileReport {
 pub fn run(home: &Path, paths: &[PathBuf], junit: Option<&Path>) -> ExitCode {
     let mut files = Vec::new();
     for path in paths {
-        if let Err(e) = collect(path, &mut files) {
+        if let Err(e) = crate::home::json_files(path, &mut files) {
             eprintln!("ente test: {}: cannot read: {e}", path.display());
             return ExitCode::from(2);
         }
@@ -130,24 +130,4 @@ fn print(report: &FileReport) {
             report.steps.len()
         );
     }
-}
-
-/// A file as itself; a folder as every `*.json` below it, sorted.
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if !std::fs::metadata(path)?.is_dir() {
-        out.push(path.to_owned());
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for entry in entries {
-        if entry.is_dir() {
-            collect(&entry, out)?;
-        } else if entry.extension().is_some_and(|e| e == "json") {
-            out.push(entry);
-        }
-    }
-    Ok(())
 }
