@@ -104,6 +104,9 @@ fn main() -> ExitCode {
     }
     ente::diagnostics::init(ente::diagnostics::Sink::Stderr);
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Up { .. }) {
+        quiet_on_closed_stdout();
+    }
     match cli.command {
         Command::Check { graph, paths } => check::run(&paths, graph, &home::home()),
         Command::Run {
@@ -156,4 +159,15 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// A command that prints and ends (`check`, `run`, `test`, ...) ends
+/// quietly when its reader goes away (`ente check cards | head -1`), as a
+/// Unix tool does, instead of panicking on a broken pipe. Not `up`: a
+/// running graph is stopped in order, never by its terminal.
+fn quiet_on_closed_stdout() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: SIG_DFL installs no handler of ours, so nothing runs in
+    // signal context; it is set once, before any thread is started.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
