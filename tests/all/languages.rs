@@ -4,7 +4,7 @@
 //! graph under `ente up`, next to the Rust one.
 
 use crate::fixture::{MEDIATOR, ROOT, digest_of_guest};
-use crate::support::{Up, ente_in, repo, text};
+use crate::support::{Up, ente_in, text};
 
 /// (guest, its endpoint's interface, its test file)
 const ECHOES: &[(&str, &str, &str)] = &[
@@ -109,5 +109,4 @@ fn each_languages_echo_passes_its_tests_then_serves_in_a_graph() {
     up.wait_for(&format!("graph settled: {n} of {n} Entes ready"));
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
-    let _ = repo;
 }

@@ -27,12 +27,7 @@ pub(super) type Parts = (
     Option<tempfile::TempDir>,
 );
 
-pub(super) fn to_wit(e: &ente_card::Endpoint) -> Endpoint {
-    Endpoint {
-        interface: e.interface.clone(),
-        version: e.version,
-    }
-}
+pub(super) use crate::wasm::to_wit;
 
 /// Load, check, link and start the plugin (and its component mocks). The
 /// outer error is a fault of the test's setup (a mock that cannot run).
