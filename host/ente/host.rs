@@ -2,6 +2,7 @@
 //! handles, the Wasm runner and the core. `ente up` and PID 1 then run the
 //! same loop and show what it emits.
 
+use crate::native::{NativeHost, NativeOptions};
 use crate::wasm::WasmRunner;
 use ente_card::Card;
 use ente_core::{Config, Core, Handles, Wiring};
@@ -42,9 +43,30 @@ pub struct HostOptions {
     /// Threads that run guest code (default: twice the cores, at least 4).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// The cgroup native Entes' leaves go under, below ente's own (default
+    /// `ente-<pid>`; `ente` for PID 1).
+    #[arg(long, value_name = "NAME", value_parser = cgroup_name)]
+    pub cgroup_parent: Option<String>,
+}
+
+fn cgroup_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(['/', '\0']) || s == "." || s == ".." {
+        Err(format!("`{s}` cannot name one cgroup directory"))
+    } else {
+        Ok(s.to_owned())
+    }
 }
 
 impl HostOptions {
+    /// What native Entes share, as these options set it.
+    pub fn native(&self) -> Arc<NativeHost> {
+        let mut o = NativeOptions::default();
+        if let Some(p) = &self.cgroup_parent {
+            o.cgroup_parent = p.clone();
+        }
+        Arc::new(NativeHost::new(o))
+    }
+
     pub fn config(&self) -> Config {
         let mut c = Config::default();
         if let Some(d) = self.call_deadline {
@@ -83,11 +105,28 @@ pub fn build(
     config: Config,
     profile: Profile,
 ) -> Result<(Core, Handles), String> {
+    let native = Arc::new(NativeHost::new(NativeOptions::default()));
+    build_with(home, seed, card, config, profile, native)
+}
+
+/// [`build`], its native bodies sharing `native`.
+pub fn build_with(
+    home: &Path,
+    seed: &Path,
+    card: Card,
+    config: Config,
+    profile: Profile,
+    native: Arc<NativeHost>,
+) -> Result<(Core, Handles), String> {
     let capacity = u32::try_from(config.capacity).unwrap_or(u32::MAX);
     let runtime = Runtime::open_sized(home, profile, capacity).map_err(|e| e.to_string())?;
     let wiring = Wiring::new(&config);
     let handles = wiring.handles.clone();
-    let runner = Arc::new(WasmRunner::new(Arc::new(runtime), handles.clone()));
+    let runner = Arc::new(WasmRunner::with_native(
+        Arc::new(runtime),
+        handles.clone(),
+        native,
+    ));
     let core =
         Core::new(config, card, runner, wiring).map_err(|e| format!("{}: {e}", seed.display()))?;
     Ok((core, handles))

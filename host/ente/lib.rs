@@ -7,6 +7,8 @@ pub mod console;
 pub mod diagnostics;
 pub mod home;
 pub mod host;
+pub mod native;
+pub mod native_cli;
 #[cfg(feature = "pack")]
 pub mod pack;
 pub mod pid1;

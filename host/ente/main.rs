@@ -82,6 +82,30 @@ enum Command {
         #[command(flatten)]
         options: HostOptions,
     },
+    /// Call an endpoint over the native bus as this process's Ente (for a
+    /// native Ente's program: `$ENTE call IFACE@VERSION BODY`); the reply on
+    /// stdout. BODY `-` reads stdin.
+    Call {
+        #[arg(value_name = "IFACE@VERSION")]
+        endpoint: String,
+        #[arg(value_name = "BODY")]
+        body: String,
+    },
+    /// Answer the calls to this process's Ente's endpoints over the native
+    /// bus: each runs COMMAND with the body on stdin; its stdout is the reply.
+    Serve {
+        /// Write the readiness line to $ENTE_READY_FD once serving.
+        #[arg(long)]
+        ready: bool,
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Send sd_notify variables for this process's Legacy Ente (its program:
+    /// `$ENTE notify READY=1`), as systemd-notify does.
+    Notify {
+        #[arg(required = true, value_name = "VAR=VALUE")]
+        vars: Vec<String>,
+    },
     /// The content-addressed store under $ENTE_HOME.
     Cas {
         #[command(subcommand)]
@@ -138,6 +162,9 @@ fn main() -> ExitCode {
             ente::plugin_test::run(&home::home(), &files, junit.as_deref())
         }
         Command::Up { seed, options } => up::run(&home::home(), &seed, &options),
+        Command::Call { endpoint, body } => ente::native_cli::call(&endpoint, &body),
+        Command::Serve { ready, command } => ente::native_cli::serve(ready, &command),
+        Command::Notify { vars } => ente::native_cli::notify(&vars),
         Command::Cas {
             command: CasCommand::Compile { digests },
         } => run::compile(&home::home(), &digests),

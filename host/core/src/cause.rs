@@ -32,12 +32,41 @@ pub enum Cause {
     /// help, so it is never restarted.
     #[error("{message}")]
     Unbuildable { message: String },
+    /// A native Ente's main process exited (its code, 0 included: a
+    /// supervised daemon is not meant to end).
+    #[error("exited with {code}")]
+    Exited { code: i32 },
+    /// A native Ente's main process was killed by a signal.
+    #[error("was killed by {name}{}", if *.core_dumped { " (core dumped)" } else { "" })]
+    Signaled {
+        signal: i32,
+        name: String,
+        core_dumped: bool,
+    },
+    /// A native Ente missed its sd_notify watchdog.
+    #[error("sent no WATCHDOG=1 within {interval:?}")]
+    Watchdog { interval: Duration },
     /// A fault of the host itself while it served the Ente (a bug).
     #[error("the host failed while serving it: {message}")]
     Host { message: String },
 }
 
 impl Cause {
+    /// How a native Ente's main process ended, as a cause.
+    pub fn of_ending(ending: ente_kernel::reaper::Ending) -> Cause {
+        match ending {
+            ente_kernel::reaper::Ending::Exited(code) => Cause::Exited { code },
+            ente_kernel::reaper::Ending::Signaled {
+                signal,
+                core_dumped,
+            } => Cause::Signaled {
+                signal,
+                name: ente_kernel::reaper::signal_name(signal),
+                core_dumped,
+            },
+        }
+    }
+
     /// Whether starting again cannot help.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Cause::Unbuildable { .. })
@@ -52,6 +81,9 @@ impl Cause {
             Cause::Killed { .. } => "killed",
             Cause::Refused { .. } => "refused",
             Cause::Unbuildable { .. } => "unbuildable",
+            Cause::Exited { .. } => "exited",
+            Cause::Signaled { .. } => "signaled",
+            Cause::Watchdog { .. } => "watchdog",
             Cause::Host { .. } => "host",
         }
     }

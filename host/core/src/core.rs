@@ -177,15 +177,7 @@ impl Core {
         tracing::trace!(?event, "event");
         match event {
             Event::Signal(signal) => self.on_signal(signal),
-            Event::Reaped(r) => {
-                self.h.spine.emit(
-                    None,
-                    Kind::Reaped {
-                        pid: r.pid,
-                        how: r.to_string(),
-                    },
-                );
-            }
+            Event::Reaped(r) => self.on_reaped(r),
             Event::Uevent(u) => self.deliver_uevent(u),
             Event::Done(done) => self.on_done(done),
             Event::Died {
@@ -256,6 +248,27 @@ impl Core {
                 tracing::error!(%ente, generation, %what, "a job of the host panicked");
                 self.on_host_fault(ente, generation, what);
             }
+        }
+    }
+
+    /// A reaped process: the end of a native body when it was one's main
+    /// process, else an orphan the host adopted and reaped.
+    fn on_reaped(&mut self, r: ente_kernel::reaper::Reaped) {
+        let proc = self.h.procs.reaped(&r);
+        let ente = proc.as_ref().and_then(|p| {
+            self.read()
+                .get(p.ente)
+                .map(|rec| (p.ente, rec.label().to_owned()))
+        });
+        self.h.spine.emit(
+            ente.as_ref().map(|(id, label)| (*id, label.as_str())),
+            Kind::Reaped {
+                pid: r.pid,
+                how: r.to_string(),
+            },
+        );
+        if let Some(p) = proc {
+            self.on_died(p.ente, p.generation, crate::Cause::of_ending(r.ending));
         }
     }
 

@@ -9,8 +9,9 @@
 //! - One module per action (`actions/`): start, stop, supervise, spawn,
 //!   deliver.
 //! - The [`Runner`] seam: the core makes, starts, calls and stops a body
-//!   through it, never knowing whether it is a Wasm component or (later) a
-//!   native process behind the shim.
+//!   through it, never knowing whether it is a Wasm component or a native
+//!   process behind the shim. A reaped pid is mapped to its native body
+//!   through [`Procs`].
 //! - The [`Spine`]: every change as a numbered, stamped event; a durable
 //!   consumer never misses one, live ones read a bounded ring.
 //!
@@ -26,6 +27,7 @@ mod core;
 mod event;
 mod executor;
 mod populate;
+mod procs;
 mod runner;
 mod spine;
 mod state;
@@ -38,6 +40,7 @@ pub use cause::Cause;
 pub use config::{Config, DEFAULT_MEMORY, StartLimit};
 pub use core::{BootError, Core};
 pub use event::{Control, Done, Ending, Event, Reply, Signal};
+pub use procs::{ExitSink, Proc, Procs};
 pub use runner::{
     Body, Counters, Death, Exports, KillSlot, KillSwitch, Live, Prepared, Runner, Spec, Verdict,
 };

@@ -89,10 +89,31 @@ pub enum Kind {
         what: &'static str,
         count: u64,
     },
-    /// A child process reaped (later mapped to native Entes).
+    /// A child process reaped: a native Ente's main process (the event
+    /// names the Ente), or an orphan the host adopted.
     Reaped {
         pid: i32,
         how: String,
+    },
+    /// A native body's process tree was taken down: `clean` when no
+    /// process and no cgroup of it is left; `report` says what was done.
+    Teardown {
+        generation: u64,
+        clean: bool,
+        report: String,
+    },
+    /// The native bus closed or refused a connection (`pid` 0: unknown).
+    NativeBus {
+        pid: i32,
+        why: String,
+    },
+    /// What of a native Ente's soma was applied when its program started,
+    /// and what was not (with why).
+    Soma {
+        generation: u64,
+        pid: i32,
+        applied: Vec<String>,
+        not_applied: Vec<String>,
     },
     Signal {
         name: String,

@@ -24,6 +24,8 @@ pub struct Handles {
     pub table: Arc<RwLock<Table>>,
     pub spine: Arc<Spine>,
     pub inbox: mpsc::Sender<Event>,
+    /// Native main processes and their Entes.
+    pub procs: Arc<crate::procs::Procs>,
 }
 
 impl std::fmt::Debug for Handles {
@@ -56,6 +58,7 @@ impl Wiring {
                 table,
                 spine,
                 inbox: tx,
+                procs: Arc::default(),
             },
             inbox: rx,
         }

@@ -36,16 +36,34 @@ pub fn check(g: &Graph<'_>, home: &Path) -> Vec<String> {
             .clone()
     };
     let mut faults = Vec::new();
+    let shim = crate::native::shim_digest();
     for n in &g.nodes {
-        let Payload::Wasm {
-            module_blake3,
-            entry,
-            ..
-        } = &n.card.payload
-        else {
-            continue;
+        // A native card's body is the shim, pinned by this build of ente.
+        let (module_blake3, entry, at) = match (&n.card.payload, &shim) {
+            (
+                Payload::Wasm {
+                    module_blake3,
+                    entry,
+                    ..
+                },
+                _,
+            ) => (
+                module_blake3,
+                entry.as_str(),
+                n.path.field("payload").field("module_blake3"),
+            ),
+            (Payload::Native { .. } | Payload::Legacy { .. }, Some(shim)) => {
+                (shim, "ente:core/lifecycle", n.path.field("payload"))
+            }
+            (Payload::Native { .. } | Payload::Legacy { .. }, None) => {
+                faults.push(format!(
+                    "{}: {n} is native, but this build of ente pins no shim component",
+                    n.path.field("payload")
+                ));
+                continue;
+            }
+            (Payload::Virtual, _) => continue,
         };
-        let at = n.path.field("payload").field("module_blake3");
         match outline_of(module_blake3) {
             None => {}
             Some(Err(why)) => faults.push(format!("{at} = {module_blake3}: {n}: {why}")),
@@ -79,6 +97,10 @@ fn component_faults(g: &Graph<'_>, n: &Node<'_>, entry: &str, outline: &Outline)
         && n.card.provides.contains(&mediator_endpoint());
     let mut grants = Grants::of_card(n.card);
     grants.graph_view = mediator;
+    grants.native_process = matches!(
+        n.card.payload,
+        Payload::Native { .. } | Payload::Legacy { .. }
+    );
     let label = &n.card.label;
     let at = n.path.field("requires");
     if let Err(e) = ente_runtime::grants::check_names(

@@ -103,6 +103,7 @@ pub(super) fn start(
         graph: None,
         graph_view: None,
         timers: Some(timers.clone()),
+        process: None,
     };
     let incarnation = Incarnation {
         argv: spec.argv.clone(),

@@ -45,12 +45,18 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
         };
         let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
         let status = Arc::new(Status::new(tty));
-        let (core, handles) = match host::build(
+        // Orphans of native Entes' trees come to this process, which reaps
+        // them: it is the one caller of waitpid.
+        // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes integers only.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        let native = options.native();
+        let (core, handles) = match host::build_with(
             home,
             seed,
             card,
             options.config(),
             ente_runtime::Profile::from_env(),
+            native.clone(),
         ) {
             Ok(built) => built,
             Err(message) => {
@@ -75,6 +81,7 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
             })
         };
         core.run().await;
+        native.shutdown();
         drawing.abort();
         status.draw(&handles);
         drop(handles);
@@ -84,10 +91,12 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
     })
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM.
+/// SIGINT (Ctrl-C) and SIGTERM; and SIGCHLD, on which every exited child
+/// is reaped (native Entes' processes, and orphans of their trees).
 struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    chld: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -96,6 +105,7 @@ impl Signals {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            chld: signal(SignalKind::child())?,
         })
     }
 
@@ -105,6 +115,14 @@ impl Signals {
             let name = tokio::select! {
                 _ = self.int.recv() => "SIGINT",
                 _ = self.term.recv() => "SIGTERM",
+                _ = self.chld.recv() => {
+                    for r in ente_kernel::reaper::reap_all() {
+                        if inbox.send(Event::Reaped(r)).await.is_err() {
+                            return;
+                        }
+                    }
+                    continue;
+                }
             };
             if inbox.send(Event::Signal(Signal::Stop(name))).await.is_err() {
                 return;

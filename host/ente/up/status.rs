@@ -98,6 +98,32 @@ impl Status {
             Kind::Died { cause, .. } => format!("{label}: its body ended: {cause}"),
             Kind::Refused { request, why, .. } => format!("{label}: {request} refused: {why}"),
             Kind::Spawned { .. } => format!("{label}: spawned"),
+            Kind::Teardown { report, .. } => format!("{label}: teardown: {report}"),
+            Kind::NativeBus { why, .. } if e.ente.is_some() => format!("{label}: {why}"),
+            Kind::NativeBus { why, .. } => why.clone(),
+            Kind::Soma {
+                pid,
+                applied,
+                not_applied,
+                ..
+            } => {
+                let mut line = format!("{label}: pid {pid} started; soma applied: ");
+                line.push_str(&if applied.is_empty() {
+                    "nothing asked".to_owned()
+                } else {
+                    applied.join(", ")
+                });
+                if !not_applied.is_empty() {
+                    line.push_str(&format!("; NOT applied: {}", not_applied.join(", ")));
+                }
+                line
+            }
+            Kind::Reaped { pid, how } if e.ente.is_none() => {
+                format!(
+                    "reaped orphan pid {pid}: {}",
+                    how.trim_start_matches(&format!("pid {pid} "))
+                )
+            }
             Kind::Dropped { what, count } => {
                 format!("{label}: {what} dropped, its queue full ({count} so far)")
             }

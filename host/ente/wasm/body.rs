@@ -50,6 +50,9 @@ fn exit_cause(cause: &Cause) -> ente_runtime::ExitCause {
         Cause::MemoryLimit { limit, .. } => W::MemoryLimit(*limit),
         Cause::Killed { .. } => W::Killed(cause.to_string()),
         Cause::Refused { reason } => W::Refused(reason.clone()),
+        Cause::Exited { .. } | Cause::Signaled { .. } | Cause::Watchdog { .. } => {
+            W::Ended(cause.to_string())
+        }
         Cause::Trap { .. } | Cause::Unbuildable { .. } | Cause::Host { .. } => {
             W::Trapped(cause.to_string())
         }

@@ -10,6 +10,8 @@ pub use body::cause_of;
 
 pub use links::{SpineJournal, cap_to_wit, from_wit, to_wit, uevent_to_wit};
 
+use crate::native::NativeHost;
+use crate::native::port::{NativeProcess, Parts};
 use ente_card::{Capability, Payload};
 use ente_core::{Body, Cause, Exports, Handles, Prepared, Runner, Spec};
 use ente_runtime::{
@@ -26,6 +28,8 @@ use std::sync::Arc;
 pub struct WasmRunner {
     runtime: Arc<Runtime>,
     handles: Handles,
+    /// What native bodies (the shim and a process tree) share.
+    native: Arc<NativeHost>,
     journal: Arc<dyn JournalSink>,
     blueprints: std::sync::Mutex<HashMap<BlueprintKey, Arc<Blueprint>>>,
 }
@@ -48,7 +52,21 @@ impl std::fmt::Debug for WasmRunner {
 
 impl WasmRunner {
     pub fn new(runtime: Arc<Runtime>, handles: Handles) -> WasmRunner {
+        WasmRunner::with_native(
+            runtime,
+            handles,
+            Arc::new(NativeHost::new(Default::default())),
+        )
+    }
+
+    /// A runner whose native bodies share `native`.
+    pub fn with_native(
+        runtime: Arc<Runtime>,
+        handles: Handles,
+        native: Arc<NativeHost>,
+    ) -> WasmRunner {
         WasmRunner {
+            native,
             runtime,
             journal: Arc::new(SpineJournal(handles.clone())),
             handles,
@@ -61,6 +79,8 @@ impl WasmRunner {
 struct WasmPrepared {
     blueprint: Arc<Blueprint>,
     memory_limit: u64,
+    /// The shim of a Native or Legacy card.
+    native: bool,
 }
 
 impl std::fmt::Debug for WasmPrepared {
@@ -109,18 +129,30 @@ pub fn grants_of(spec: &Spec) -> Grants {
 impl Runner for WasmRunner {
     fn prepare(&self, spec: &Spec) -> Result<Arc<dyn Prepared>, Cause> {
         let card = &spec.card;
-        let Payload::Wasm {
-            module_blake3,
-            entry,
-            ..
-        } = &card.payload
-        else {
-            return Err(unbuildable(
-                "native payloads run behind the shim component, which this host does not have yet",
-            ));
+        let shim = crate::native::shim_digest();
+        let (module_blake3, entry, native) = match &card.payload {
+            Payload::Wasm {
+                module_blake3,
+                entry,
+                ..
+            } => (module_blake3, entry.as_str(), false),
+            Payload::Native { .. } | Payload::Legacy { .. } => {
+                let digest = shim.as_ref().ok_or_else(|| {
+                    unbuildable(
+                        "this build of ente pins no shim component (guests/components.lock)",
+                    )
+                })?;
+                (digest, "ente:core/lifecycle", true)
+            }
+            Payload::Virtual => return Err(unbuildable("a Virtual card has no body")),
         };
-        let memory_limit =
-            ente_runtime::memory_limit(card.soma.rlimits.mem_bytes).map_err(unbuildable)?;
+        // A native card's mem_bytes holds its process tree, not the shim.
+        let memory_limit = ente_runtime::memory_limit(if native {
+            None
+        } else {
+            card.soma.rlimits.mem_bytes
+        })
+        .map_err(unbuildable)?;
         let served: Vec<ente_runtime::Endpoint> = card
             .provides
             .iter()
@@ -129,11 +161,13 @@ impl Runner for WasmRunner {
                 _ => None,
             })
             .collect();
+        let mut grants = grants_of(spec);
+        grants.native_process = native;
         let key = BlueprintKey {
             digest: *module_blake3,
-            grants: grants_of(spec),
+            grants,
             serves: !served.is_empty(),
-            entry: entry.clone(),
+            entry: entry.to_owned(),
         };
         let known = self
             .blueprints
@@ -169,6 +203,7 @@ impl Runner for WasmRunner {
         Ok(Arc::new(WasmPrepared {
             blueprint,
             memory_limit,
+            native,
         }))
     }
 
@@ -205,8 +240,32 @@ impl Runner for WasmRunner {
                 .mediator
                 .then(|| Arc::new(links::ViewLink(self.handles.clone())) as _),
             timers: Some(Arc::new(links::TimerLink(self.handles.clone()))),
+            process: None,
         };
-        let root = if grants.filesystem {
+        let mut ports = ports;
+        if p.native {
+            // The program's own directory; the shim reaches no files.
+            let state_dir = if grants.filesystem {
+                Some(
+                    self.runtime
+                        .ente_root(&spec.id.to_string())
+                        .map_err(unbuildable)?,
+                )
+            } else {
+                None
+            };
+            ports.process = Some(Arc::new(NativeProcess::new(Parts {
+                ente: spec.id,
+                generation,
+                card: card.clone(),
+                host: self.native.clone(),
+                handles: self.handles.clone(),
+                journal: self.journal.clone(),
+                dropped_lines: spec.counters.journal_dropped.clone(),
+                state_dir,
+            })));
+        }
+        let root = if grants.filesystem && !p.native {
             Some(
                 self.runtime
                     .ente_root(&spec.id.to_string())

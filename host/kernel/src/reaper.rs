@@ -22,18 +22,33 @@ impl std::fmt::Display for Reaped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.ending {
             Ending::Exited(code) => write!(f, "pid {} exited with {code}", self.pid),
+            Ending::Signaled { .. } => write!(f, "pid {} {}", self.pid, self.ending),
+        }
+    }
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Ending::Exited(code) => write!(f, "exited with {code}"),
             Ending::Signaled {
                 signal,
                 core_dumped,
-            } => {
-                write!(
-                    f,
-                    "pid {} killed by signal {signal}{}",
-                    self.pid,
-                    if core_dumped { " (core dumped)" } else { "" }
-                )
-            }
+            } => write!(
+                f,
+                "killed by {}{}",
+                signal_name(signal),
+                if core_dumped { " (core dumped)" } else { "" }
+            ),
         }
+    }
+}
+
+/// A signal's name (`SIGTERM`), or `signal N` for one without a name.
+pub fn signal_name(signal: i32) -> String {
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(s) => s.as_str().to_owned(),
+        Err(_) => format!("signal {signal}"),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Grants {
     pub graph_view: bool,
     /// `ente:core/devices`, for Device{class} or KernelNetlink{Uevent}.
     pub devices: bool,
+    /// `ente:native/process`: the native shim alone, never a card.
+    pub native_process: bool,
 }
 
 impl Grants {
@@ -60,6 +62,7 @@ impl Grants {
             || (self.graph && name == "ente:core/graph")
             || (self.graph_view && name == "ente:core/graph-view")
             || (self.devices && name == "ente:core/devices")
+            || (self.native_process && name == NATIVE_PROCESS)
             || (self.filesystem && FILESYSTEM.contains(&name))
     }
 }
@@ -122,6 +125,9 @@ const _: () = assert!(BASELINE.len() <= 32);
 /// The WASI filesystem, for FilesystemRoot.
 pub const FILESYSTEM: &[&str] = &["wasi:filesystem/types", "wasi:filesystem/preopens"];
 
+/// The native shim's host interface.
+pub const NATIVE_PROCESS: &str = "ente:native/process";
+
 /// The capability that would grant the interface `name`, in words.
 pub fn granted_by(name: &str) -> &'static str {
     match name {
@@ -130,6 +136,9 @@ pub fn granted_by(name: &str) -> &'static str {
         "ente:core/graph" => "the Spawn capability",
         "ente:core/graph-view" => "the mediator role (only the graph's mediator sees the graph)",
         "ente:core/devices" => "a Device or KernelNetlink{Uevent} capability",
+        NATIVE_PROCESS => {
+            "no capability: only the native shim, the body of a Native or Legacy payload, is linked with it"
+        }
         n if FILESYSTEM.contains(&n) => {
             "the FilesystemRoot capability, or `ente pack` to deny it inside the component"
         }

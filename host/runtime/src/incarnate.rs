@@ -11,7 +11,7 @@ use crate::interrupt::{Clock, Interrupt};
 use crate::limits::EnteLimiter;
 use crate::runtime::{Blueprint, Runtime, RuntimeError};
 use crate::state::{
-    BusPort, EnteState, GraphPort, GraphView, Identity, JournalSink, TimerPort, Timers,
+    BusPort, EnteState, GraphPort, GraphView, Identity, JournalSink, ProcessPort, TimerPort, Timers,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +28,8 @@ pub struct Ports {
     pub graph: Option<Arc<dyn GraphPort>>,
     pub graph_view: Option<Arc<dyn GraphView>>,
     pub timers: Option<Arc<dyn TimerPort>>,
+    /// The native shim's process tree (`ente:native/process`).
+    pub process: Option<Arc<dyn ProcessPort>>,
 }
 
 impl Ports {
@@ -39,6 +41,7 @@ impl Ports {
             graph: None,
             graph_view: None,
             timers: None,
+            process: None,
         }
     }
 }
@@ -143,6 +146,7 @@ impl Runtime {
             bus: ports.bus,
             graph: ports.graph,
             graph_view: ports.graph_view,
+            process: ports.process,
             timers: Timers {
                 port: ports.timers,
                 pending: Default::default(),

@@ -41,7 +41,7 @@ pub use instance::{CallError, Exports, Fault, Instance, SupervisorDecision};
 pub use interrupt::Interrupt;
 pub use limits::{MemoryOverCap, memory_limit};
 pub use runtime::{Blueprint, Runtime, RuntimeError};
-pub use state::{BusPort, GraphPort, GraphView, Identity, JournalSink, TimerPort};
+pub use state::{BusPort, GraphPort, GraphView, Identity, JournalSink, ProcessPort, TimerPort};
 
 /// The journal's name of a level.
 pub fn level_name(level: Level) -> &'static str {

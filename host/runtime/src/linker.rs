@@ -133,6 +133,12 @@ fn granted(l_: &mut Linker<EnteState>, grants: &Grants) -> wasmtime::Result<()> 
     if grants.devices {
         devices::add_to_linker::<EnteState, HasSelf<EnteState>>(l_, |s| s)?;
     }
+    if grants.native_process {
+        crate::bindings::ente::native::process::add_to_linker::<EnteState, HasSelf<EnteState>>(
+            l_,
+            |s| s,
+        )?;
+    }
     if grants.filesystem {
         wasi::filesystem::types::add_to_linker::<EnteState, WasiFilesystem>(
             l_,

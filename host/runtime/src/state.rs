@@ -68,6 +68,22 @@ pub trait GraphView: Send + Sync {
     fn providers(&self, target: &Endpoint) -> Vec<String>;
 }
 
+/// The process tree of a native Ente, as its shim reaches it
+/// (`ente:native/process`). Each call must end within `within`, or when
+/// `killed()` turns true.
+pub trait ProcessPort: Send + Sync {
+    fn spawn(&self) -> Result<u32, String>;
+    fn await_ready(&self, within: Duration, killed: &dyn Fn() -> bool) -> Result<(), String>;
+    fn deliver(
+        &self,
+        from: &str,
+        target: &Endpoint,
+        body: Vec<u8>,
+        within: Duration,
+    ) -> Result<Vec<u8>, String>;
+    fn stop(&self, within: Duration) -> String;
+}
+
 /// Tokens of wake-ups are unique in the host, over every incarnation, so
 /// that one from an earlier body is never taken for a new one's.
 pub(crate) fn next_timer_token() -> u64 {
@@ -92,6 +108,7 @@ pub struct EnteState {
     pub(crate) bus: Option<Arc<dyn BusPort>>,
     pub(crate) graph: Option<Arc<dyn GraphPort>>,
     pub(crate) graph_view: Option<Arc<dyn GraphView>>,
+    pub(crate) process: Option<Arc<dyn ProcessPort>>,
     pub(crate) timers: Timers,
     pub(crate) limiter: EnteLimiter,
     pub(crate) clock: Clock,

@@ -48,6 +48,7 @@ impl Core {
         }
         r.generation += 1;
         r.busy = true;
+        r.died_starting = None;
         r.kill = Arc::new(KillSlot::default());
         let kill = r.kill.clone();
         let now = Instant::now();
@@ -135,9 +136,18 @@ impl Core {
             },
         );
         let stop_now = self.shutdown.is_some() || t.get(id).is_some_and(|r| r.stop_wanted);
+        // It died on the bus (or its process ended) before the core saw it
+        // ready: that death is handled now.
+        let died = t.get_mut(id).and_then(|r| r.died_starting.take());
         drop(t);
         if stop_now {
             self.advance_plans();
+            return;
+        }
+        if let Some(cause) = died {
+            self.timers.cancel_wakes_of(id);
+            self.orphan_decisions(id);
+            self.supervise(id, cause, true);
             return;
         }
         self.pump(id);

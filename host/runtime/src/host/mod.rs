@@ -4,6 +4,7 @@
 pub(crate) mod in_place;
 mod journal_gate;
 mod journal_stream;
+mod process;
 pub(crate) mod wasi_bounded;
 
 pub(crate) use journal_gate::JournalGate;
