@@ -150,6 +150,14 @@ appliance-deps:
     if ! rustup target list --installed | grep -qx x86_64-unknown-linux-musl; then
         rustup target add x86_64-unknown-linux-musl
     fi
+    # The appliance's native Entes run Debian's static busybox, unpacked
+    # from its package (installing it would replace the host's busybox).
+    if [ ! -x target/busybox/bin/busybox ]; then
+        mkdir -p target/busybox
+        (cd target/busybox && { apt-get download busybox-static 2>/dev/null \
+            || { $sudo apt-get update -qq && apt-get download busybox-static; }; } \
+            && dpkg-deb -x busybox-static_*.deb . && rm busybox-static_*.deb)
+    fi
 
 # The appliance image: target/image/initramfs.cpio (static ente as /init,
 # cards, precompiled components, modules) and target/image/vmlinux.
@@ -172,11 +180,15 @@ image: appliance-deps guests
     out=target/image; stage=$out/root; bare=$out/bare
     rm -rf "$stage" "$bare"; mkdir -p "$stage/cards" "$stage/var/lib/ente" "$bare"
     cp target/$musl/appliance/ente "$stage/init"
+    mkdir -p "$stage/bin"
+    cp target/busybox/bin/busybox "$stage/bin/busybox"
     cp cards/appliance.json "$stage/cards/appliance.json"
     cp cards/invalid/label-empty.json "$stage/cards/invalid.json"
     # The components the appliance pins, stored and precompiled for the
     # portable engine the appliance runs, by this checkout's compiling build.
-    digests=$(grep -o '"module_blake3": "[0-9a-f]*"' cards/appliance.json | grep -o '[0-9a-f]\{64\}' | sort -u)
+    # A native Ente's body is the shim this build of ente pins.
+    digests="$(grep -o '"module_blake3": "[0-9a-f]*"' cards/appliance.json | grep -o '[0-9a-f]\{64\}' | sort -u)
+        $(awk '$1 == "shim" { print $2 }' guests/components.lock)"
     for wasm in target/guests/*.wasm; do
         ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas add "$wasm" > /dev/null
     done

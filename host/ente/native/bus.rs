@@ -49,6 +49,9 @@ pub struct NativeBus {
     notifiers: Mutex<HashMap<Ulid, (u64, Arc<NotifyState>)>>,
     open: AtomicUsize,
     next: std::sync::atomic::AtomicU64,
+    /// The host's handles while it runs; taken at its end, so that the
+    /// listener holds no spine or inbox open.
+    handles: Mutex<Option<Handles>>,
 }
 
 impl NativeBus {
@@ -68,11 +71,12 @@ impl NativeBus {
             notifiers: Mutex::new(HashMap::new()),
             open: AtomicUsize::new(0),
             next: std::sync::atomic::AtomicU64::new(1),
+            handles: Mutex::new(Some(handles)),
         });
         let accepting = bus.clone();
         std::thread::Builder::new()
             .name("ente-native-bus".into())
-            .spawn(move || accepting.accept(listener, handles))
+            .spawn(move || accepting.accept(listener))
             .map_err(|e| format!("cannot start the native bus's thread: {e}"))?;
         Ok(bus)
     }
@@ -126,11 +130,21 @@ impl NativeBus {
         })
     }
 
-    fn accept(self: Arc<NativeBus>, listener: UnixListener, handles: Handles) {
+    /// Stop listening: the listener lets go of the host's handles.
+    pub fn stop(&self) {
+        if lock(&self.handles).take().is_some() {
+            // Wakes the accept, which then finds no handles and ends.
+            let _ = UnixStream::connect(&self.path);
+        }
+    }
+
+    fn accept(self: Arc<NativeBus>, listener: UnixListener) {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
+            let Some(handles) = lock(&self.handles).clone() else {
+                return;
+            };
             let bus = self.clone();
-            let handles = handles.clone();
             if self.open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
                 self.open.fetch_sub(1, Ordering::AcqRel);
                 refuse(

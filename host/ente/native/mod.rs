@@ -171,10 +171,11 @@ impl NativeHost {
             c.remove_parents();
         }
         let bus = self.bus.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(bus) = bus
-            && let Some(dir) = bus.path.parent()
-        {
-            let _ = std::fs::remove_dir_all(dir);
+        if let Some(bus) = bus {
+            bus.stop();
+            if let Some(dir) = bus.path.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }

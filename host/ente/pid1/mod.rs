@@ -125,14 +125,27 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     if let Err(e) = surface::set_hostname(&card.label) {
         alarm!("{e}");
     }
+    // Native Entes start with the graph: they need /run (the native bus),
+    // /tmp and cgroup2 with its controllers before it, not after it settled.
+    let native = card.walk().any(|c| {
+        matches!(
+            c.payload,
+            ente_card::Payload::Native { .. } | ente_card::Payload::Legacy { .. }
+        )
+    });
+    if native {
+        settle_surface();
+    }
 
     let status = Arc::new(Status::new(false).with_clock(monotonic_ms));
-    let built = crate::host::build(
+    let native_host = Arc::new(crate::native::NativeHost::new(Default::default()));
+    let built = crate::host::build_with(
         Path::new(HOME),
         &seed,
         card,
         appliance_config(),
         ente_runtime::Profile::Portable,
+        native_host.clone(),
     );
     let (core, handles) = match built {
         Ok(built) => built,
@@ -155,12 +168,21 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     };
     // A panic in the loop still ends in an orderly power-off.
     let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        rt.block_on(serve(core, handles, status, devices, t_init))
+        rt.block_on(serve(
+            core,
+            handles,
+            native_host.clone(),
+            status,
+            devices,
+            t_init,
+        ))
     }));
     let how = served.unwrap_or_else(|_| {
         alarm!("the event loop panicked; powering off in order");
         Finish::PowerOff
     });
+    // Native trees still being taken down (a body dropped, not stopped).
+    native_host.shutdown();
     say!("syncing; {how:?}");
     how
 }
@@ -181,6 +203,7 @@ fn appliance_config() -> ente_core::Config {
 async fn serve(
     core: ente_core::Core,
     handles: ente_core::Handles,
+    native: Arc<crate::native::NativeHost>,
     status: Arc<Status>,
     devices: Devices,
     t_init: u64,
@@ -229,6 +252,9 @@ async fn serve(
         }
     });
     let ending = core.run().await;
+    // Native trees still being taken down, and the native bus's hold on
+    // the spine, end before the spine's last events are shown.
+    native.shutdown();
     drop(handles);
     let _ = tokio::time::timeout(Duration::from_millis(200), shown).await;
     match ending {
@@ -286,17 +312,26 @@ impl Signals {
     }
 }
 
-/// After the graph settled: the rest of the surface, cgroup controllers,
-/// coldplug, then uevents and the power key for as long as the host runs.
-async fn settle(mut devices: Devices, inbox: mpsc::Sender<Event>) {
+/// The rest of the surface and the cgroup2 controllers (for native bodies;
+/// Wasm Entes need none of it). Once: mounted filesystems are not again.
+fn settle_surface() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
     for e in surface::mount_all(surface::Phase::Settle) {
         alarm!("{e}");
     }
-    // Wasm Entes need no cgroup; the controllers are for native bodies later.
     match surface::enable_controllers(Path::new("/sys/fs/cgroup")) {
         Ok(c) => say!("cgroup2 controllers enabled: {}", c.join(" ")),
         Err(e) => alarm!("{e}"),
     }
+}
+
+/// After the graph settled: the rest of the surface, cgroup controllers,
+/// coldplug, then uevents and the power key for as long as the host runs.
+async fn settle(mut devices: Devices, inbox: mpsc::Sender<Event>) {
+    settle_surface();
     devices.coldplug();
     // Both are watched from now on: a press after this point is kept by
     // evdev for this open file and handled once the loop runs.

@@ -308,10 +308,38 @@ fn appliance(
     run.wait_for("block device /dev/vda present")?;
     // The block device's uevent reached the Ente that holds Device{Block}.
     run.wait_for("[storage-watch] info: block device vda: add")?;
+    // The native Entes: busybox under its soma, on cgroup2 with every
+    // controller (PID 1 mounted it), and a Legacy one ready on sd_notify.
+    let soma = run.wait_for("uptime: pid ")?;
+    for applied in [
+        "pids.max=8",
+        "memory.max=16777216",
+        "cpu.weight=50",
+        "RLIMIT_NOFILE=32",
+        // A uid of its own (61184 and up, in start order): PID 1 is root.
+        " uid 6118",
+    ] {
+        if !soma.contains(applied) {
+            return Err(format!("the native Ente's soma lacks {applied}: {soma}").into());
+        }
+    }
+    run.wait_for("uptime: ready")?;
+    run.wait_for("[uptime] info: up ")?;
+    run.wait_for("legacyd: ready")?;
     run.wait_for("ente: power key watched")?;
     boot::monitor(sock, "system_powerdown")?;
     let pressed = run.wait_for("power key pressed")?;
     run.wait_for("orderly shutdown")?;
+    // Stopped, each with its teardown report: nothing of it is left.
+    for (label, leaf) in [
+        ("uptime", "/sys/fs/cgroup/ente/uptime"),
+        ("legacyd", "/sys/fs/cgroup/ente/"),
+    ] {
+        let report = run.wait_for(&format!("{label}: teardown:"))?;
+        if !report.contains("no process left") || !report.contains(leaf) {
+            return Err(format!("`{label}` left something at power-off: {report}").into());
+        }
+    }
     let down = run.wait_for("reboot: Power down")?;
     let status = run.wait_exit()?;
     let wall = t0.elapsed();

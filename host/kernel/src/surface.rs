@@ -128,6 +128,11 @@ pub fn mount_all(phase: Phase) -> Vec<SurfaceError> {
             });
             continue;
         }
+        // Mounted already (an earlier phase took it early): not again, which
+        // would hide what is under it.
+        if is_mount_point(target) {
+            continue;
+        }
         let data = (!fs.data.is_empty()).then_some(fs.data);
         match mount(Some(fs.fstype), target, Some(fs.fstype), fs.flags, data) {
             Ok(()) | Err(nix::Error::EBUSY) => {}
@@ -139,6 +144,16 @@ pub fn mount_all(phase: Phase) -> Vec<SurfaceError> {
         }
     }
     errors
+}
+
+/// Whether `path` is the root of a mount (its device differs from its
+/// parent's).
+fn is_mount_point(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(parent), Ok(me)) = (path.parent(), std::fs::metadata(path)) else {
+        return false;
+    };
+    std::fs::metadata(parent).is_ok_and(|p| p.dev() != me.dev())
 }
 
 /// Enable every controller cgroup2 offers for the cgroups below the root.
