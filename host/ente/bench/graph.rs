@@ -22,6 +22,25 @@ impl Running {
     /// Build the core of `seed` and run it; returns when the loop runs, and
     /// the instant the card was handed over (loaded, before any check).
     pub fn start(home: &Path, seed: &Value, config: Config) -> Result<(Running, Instant), String> {
+        Running::begin(home, seed, config, false)
+    }
+
+    /// [`Running::start`], its loop also reaping every exited child on
+    /// SIGCHLD (native Entes), as `ente up` does.
+    pub fn start_reaping(
+        home: &Path,
+        seed: &Value,
+        config: Config,
+    ) -> Result<(Running, Instant), String> {
+        Running::begin(home, seed, config, true)
+    }
+
+    fn begin(
+        home: &Path,
+        seed: &Value,
+        config: Config,
+        reaping: bool,
+    ) -> Result<(Running, Instant), String> {
         let bytes = serde_json::to_vec(seed).map_err(|e| e.to_string())?;
         let card = ente_card::parse(&bytes, Path::new("bench.json")).map_err(|e| e.to_string())?;
         let t0 = Instant::now();
@@ -33,11 +52,19 @@ impl Running {
             ente_runtime::Profile::Native,
         )?;
         let events = handles.spine.subscribe();
+        let inbox = handles.inbox.clone();
         let thread = std::thread::spawn(move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map(|rt| rt.block_on(core.run()))
+                .map(|rt| {
+                    rt.block_on(async {
+                        if reaping {
+                            tokio::spawn(reap(inbox));
+                        }
+                        core.run().await
+                    })
+                })
                 .unwrap_or(Ending::Stopped)
         });
         let waiter = tokio::runtime::Builder::new_current_thread()
@@ -68,7 +95,11 @@ impl Running {
                 loop {
                     match events.next().await {
                         Next::Event(e) if pred(&e) => return Ok(e),
-                        Next::Event(_) => {}
+                        Next::Event(e) => {
+                            if std::env::var_os("ENTE_BENCH_TRACE").is_some() {
+                                eprintln!("bench event: {:?} {:?}", e.ente, e.kind);
+                            }
+                        }
                         Next::Missed(n) => return Err(format!("the bench missed {n} events")),
                         Next::Closed => return Err("the host stopped".to_owned()),
                     }
@@ -77,6 +108,21 @@ impl Running {
             .await
             .unwrap_or_else(|_| Err("timed out waiting for an event".into()))
         })
+    }
+}
+
+/// Reap on SIGCHLD and hand the core each exit, as the front ends do.
+async fn reap(inbox: tokio::sync::mpsc::Sender<Event>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut chld) = signal(SignalKind::child()) else {
+        return;
+    };
+    while chld.recv().await.is_some() {
+        for r in ente_kernel::reaper::reap_all() {
+            if inbox.send(Event::Reaped(r)).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

@@ -17,12 +17,15 @@
 //!   core, against one caller (goal: at least 1.6 on 2 cores);
 //! - run_echo_*: whole `ente run --invoke` processes of the language kit's
 //!   echoes against the Rust one; refuse_ungranted_import: `ente run` of
-//!   an 18 MB component it refuses (goal under 50 ms).
+//!   an 18 MB component it refuses (goal under 50 ms);
+//! - native_spawn_to_ready, reap_and_account, native_invoke: native Entes
+//!   (see `native.rs`).
 //!
 //! Medians of interleaved batches; writes target/bench/bench.json.
 
 mod graph;
 mod languages;
+mod native;
 mod raw;
 
 use ente_bus::{Bus, BusConfig, Decision, Mediator, Unserved};
@@ -154,8 +157,28 @@ fn guest(name: &str) -> PathBuf {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The program of the native_invoke Ente is this binary.
+    match std::env::args().nth(1).as_deref() {
+        Some("--native-echo") => {
+            native::serve_echo();
+            return Ok(());
+        }
+        Some("--raw-echo") => {
+            native::raw_echo();
+            return Ok(());
+        }
+        _ => {}
+    }
     let home = Path::new("target/bench/home");
     std::fs::create_dir_all(home)?;
+    // `ente-bench native`: the native half alone.
+    if std::env::args().nth(1).as_deref() == Some("native") {
+        let cas = ente_runtime::Cas::new(home);
+        let med = cas.add_file(&guest("mediator"))?.0.to_string();
+        let client = cas.add_file(&guest("client"))?.0.to_string();
+        let mut results = serde_json::Map::new();
+        return native::run(home, &med, &client, &mut results);
+    }
     let runtime = Runtime::open(home)?;
     let engine = runtime.engine().clone();
     let echo = runtime.load(&runtime.cas().add_file(&guest("echo"))?.0)?;
@@ -401,6 +424,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     languages::run(&mut results)?;
+    // Last: its host reaps every child of this process.
+    native::run(home, &med_d, &client_d, &mut results)?;
 
     std::fs::create_dir_all("target/bench")?;
     std::fs::write(

@@ -72,6 +72,10 @@ pub struct NativeHost {
     done: Condvar,
     /// The native bus, listening from the first native start.
     bus: Mutex<Option<Arc<bus::NativeBus>>>,
+    /// Cgroup leaves in use, by the body (Ente, generation) holding each:
+    /// a new body takes its leaf only once the previous one's tree is gone.
+    leaves: Mutex<HashMap<String, (Ulid, u64)>>,
+    leaf_freed: Condvar,
 }
 
 impl NativeHost {
@@ -83,6 +87,40 @@ impl NativeHost {
             teardowns: Mutex::new(0),
             done: Condvar::new(),
             bus: Mutex::new(None),
+            leaves: Mutex::new(HashMap::new()),
+            leaf_freed: Condvar::new(),
+        }
+    }
+
+    /// Take the leaf `name` for `ente`'s body `generation`, waiting up to
+    /// `within` for the body that holds it to be taken down.
+    pub fn claim_leaf(
+        &self,
+        name: &str,
+        ente: Ulid,
+        generation: u64,
+        within: std::time::Duration,
+    ) -> Result<(), String> {
+        let leaves = self.leaves.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut leaves, _) = self
+            .leaf_freed
+            .wait_timeout_while(leaves, within, |l| l.contains_key(name))
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((holder, g)) = leaves.get(name) {
+            return Err(format!(
+                "its cgroup leaf `{name}` is still held by {holder} (body {g}), whose tree is being taken down"
+            ));
+        }
+        leaves.insert(name.to_owned(), (ente, generation));
+        Ok(())
+    }
+
+    /// Give the leaf `name` back, if this body holds it.
+    pub fn release_leaf(&self, name: &str, ente: Ulid, generation: u64) {
+        let mut leaves = self.leaves.lock().unwrap_or_else(|p| p.into_inner());
+        if leaves.get(name) == Some(&(ente, generation)) {
+            leaves.remove(name);
+            self.leaf_freed.notify_all();
         }
     }
 

@@ -149,6 +149,8 @@ impl Shared {
             None => t.kill(),
         };
         drop(tree);
+        self.host
+            .release_leaf(&leaf_name(&self.card), self.ente, self.generation);
         self.notify.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Ok(bus) = self.host.bus(&self.handles) {
             bus.leave(self.ente, self.generation);
@@ -189,7 +191,7 @@ fn unserved_fakes(card: &Card) -> Vec<String> {
 }
 
 impl ProcessPort for NativeProcess {
-    fn spawn(&self) -> Result<u32, String> {
+    fn spawn(&self, within: Duration) -> Result<u32, String> {
         let s = &self.shared;
         if s.spawned.swap(true, Ordering::AcqRel) {
             return Err("its program was started already: one program per body".into());
@@ -204,11 +206,16 @@ impl ProcessPort for NativeProcess {
             cpu_weight: soma.cgroup.cpu_weight,
             io_weight: soma.cgroup.io_weight,
         };
-        let leaf = s
-            .host
-            .cgroups()
-            .leaf(&leaf_name(&s.card), &limits)
-            .map_err(|e| e.to_string())?;
+        // Its previous body's tree goes first: the leaf is one per Ente.
+        let name = leaf_name(&s.card);
+        s.host.claim_leaf(&name, s.ente, s.generation, within)?;
+        let leaf = match s.host.cgroups().leaf(&name, &limits) {
+            Ok(leaf) => leaf,
+            Err(e) => {
+                s.host.release_leaf(&name, s.ente, s.generation);
+                return Err(e.to_string());
+            }
+        };
         let bus = s.host.bus(&s.handles)?;
         let mut envp = prog.envp.to_vec();
         envp.push(("ENTE_ID".into(), s.ente.to_string()));
@@ -287,6 +294,7 @@ impl ProcessPort for NativeProcess {
             Err(e) => {
                 bus.leave(s.ente, s.generation);
                 let _ = leaf.remove();
+                s.host.release_leaf(&name, s.ente, s.generation);
                 return Err(e.to_string());
             }
         };

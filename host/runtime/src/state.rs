@@ -72,7 +72,7 @@ pub trait GraphView: Send + Sync {
 /// (`ente:native/process`). Each call must end within `within`, or when
 /// `killed()` turns true.
 pub trait ProcessPort: Send + Sync {
-    fn spawn(&self) -> Result<u32, String>;
+    fn spawn(&self, within: Duration) -> Result<u32, String>;
     fn await_ready(&self, within: Duration, killed: &dyn Fn() -> bool) -> Result<(), String>;
     fn deliver(
         &self,

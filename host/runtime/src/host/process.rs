@@ -10,7 +10,10 @@ const NO_PORT: &str = "this host runs no native program for this component";
 
 impl process::Host for EnteState {
     fn spawn(&mut self) -> Result<u32, String> {
-        self.process.as_ref().ok_or(NO_PORT)?.spawn()
+        self.process
+            .as_ref()
+            .ok_or(NO_PORT)?
+            .spawn(self.clock.left())
     }
 
     fn await_ready(&mut self) -> Result<(), String> {
