@@ -2,8 +2,8 @@
 //! `ente serve` (a Wasm Ente calls it), another calls a Wasm Ente through
 //! `ente call`, each as its own Ente; one that does not require the
 //! endpoint is denied. Hostile peers: malformed, oversized and truncated
-//! frames close their connection and nothing else; a process that is no
-//! Ente's is refused. A Legacy Ente is ready on sd_notify's `READY=1`,
+//! frames close their connection and nothing else; an Ente holds 16
+//! connections at most; a process that is no Ente's is refused. A Legacy Ente is ready on sd_notify's `READY=1`,
 //! ignores a `NOTIFY_SOCKET` message from outside its tree, and dies of a
 //! missed watchdog, then is restarted.
 
@@ -132,6 +132,14 @@ def send(data, wait=0.2):
 send(struct.pack("<I", 3) + b"\xff\xff\xff")
 send(struct.pack("<I", 0xfffffff0))
 send(struct.pack("<I", 100) + b"\0" * 10, 0)
+held = []
+for i in range(17):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    held.append(s)
+time.sleep(0.3)
+for s in held:
+    s.close()
 time.sleep(0.3)
 r = subprocess.run([os.environ["ENTE"], "call", "{ECHO}@1", "still here"], capture_output=True)
 print("after the bad frames:", r.stdout.decode(), r.stderr.decode().strip(), flush=True)
@@ -189,6 +197,8 @@ time.sleep(1000)
     up.wait_for("connection closed: the frame does not decode");
     up.wait_for("connection closed: a frame of 4294967280 bytes is larger than");
     up.wait_for("connection closed: the frame ended after 10 of its 100 bytes");
+    // One Ente holds 16 connections at most; the 17th is refused.
+    up.wait_for("`rogue` holds 16 connections already, its most");
     // ... and the same program's next connection is served.
     up.wait_for("[rogue] info: after the bad frames: still here");
 

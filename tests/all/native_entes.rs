@@ -49,6 +49,11 @@ pub fn removed_cgroups(report: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// In namespaces of its own: pid 1, root of its user namespace, only a
+/// loopback interface. As its pid namespace's init it gets only the
+/// signals it handles: it handles SIGTERM.
+const BOXED: &str = "trap 'exit 0' TERM; echo \"boxed: pid $$, uid $(id -u), $(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ')\"; echo >&3; while :; do sleep 1 & wait $!; done";
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -76,6 +81,13 @@ fn a_native_ente_runs_under_its_soma_restarts_when_killed_and_leaves_nothing_at_
                 json!({"rlimits": {"nproc": 16, "nofile": 64}, "cpu_affinity": [0]}),
                 restart(100),
             ),
+            native_card(
+                "01J00000000000000000000NB1",
+                "boxed",
+                BOXED,
+                json!({"namespaces": {"user": true, "mount": true, "pid": true, "net": true, "uts": true, "ipc": true}}),
+                restart(100),
+            ),
         ],
     );
     let file = home.path().join("seed.json");
@@ -90,6 +102,14 @@ fn a_native_ente_runs_under_its_soma_restarts_when_killed_and_leaves_nothing_at_
     assert!(soma.contains("cpu_affinity=[0]"), "{soma}");
     up.wait_for("[looper] info: hello from looper as");
     up.wait_for("looper: ready");
+    let boxed = up.wait_for("boxed: pid ");
+    assert!(
+        boxed.contains("namespaces user, mount, pid, net, uts, ipc"),
+        "the namespaces it asked for were applied: {boxed}"
+    );
+    let inside = up.wait_for("[boxed] info: boxed:");
+    assert!(inside.contains("boxed: pid 1, uid 0, lo"), "{inside}");
+    up.wait_for("boxed: ready");
     if is_root() {
         // Root ignores RLIMIT_NPROC: a native Ente runs as a uid of its own.
         let uid = uid_of(pid).expect("the program runs");

@@ -24,6 +24,8 @@ use ulid::Ulid;
 
 /// Connections open at once, over every Ente.
 const MAX_CONNECTIONS: usize = 256;
+/// Connections one Ente's processes may hold open at once.
+const MAX_PER_ENTE: usize = 16;
 /// A connection that sends nothing this long is closed.
 const IDLE: Duration = Duration::from_secs(60);
 
@@ -48,6 +50,8 @@ pub struct NativeBus {
     /// Each Legacy Ente's sd_notify state, by body.
     notifiers: Mutex<HashMap<Ulid, (u64, Arc<NotifyState>)>>,
     open: AtomicUsize,
+    /// Connections open, by Ente.
+    held: Mutex<HashMap<Ulid, usize>>,
     next: std::sync::atomic::AtomicU64,
     /// The host's handles while it runs; taken at its end, so that the
     /// listener holds no spine or inbox open.
@@ -70,6 +74,7 @@ impl NativeBus {
             servers: Mutex::new(HashMap::new()),
             notifiers: Mutex::new(HashMap::new()),
             open: AtomicUsize::new(0),
+            held: Mutex::new(HashMap::new()),
             next: std::sync::atomic::AtomicU64::new(1),
             handles: Mutex::new(Some(handles)),
         });
@@ -167,7 +172,7 @@ impl NativeBus {
         }
     }
 
-    fn connection(&self, mut stream: UnixStream, handles: &Handles) {
+    fn connection(&self, stream: UnixStream, handles: &Handles) {
         let Some((pid, pidfd)) = peer(&stream) else {
             refuse(stream, handles, None, "its credentials cannot be read");
             return;
@@ -184,10 +189,44 @@ impl NativeBus {
         {
             return;
         }
+        {
+            let mut held = lock(&self.held);
+            let n = held.entry(ente).or_default();
+            if *n >= MAX_PER_ENTE {
+                drop(held);
+                refuse(
+                    stream,
+                    handles,
+                    Some(pid),
+                    &format!("`{label}` holds {MAX_PER_ENTE} connections already, its most"),
+                );
+                return;
+            }
+            *n += 1;
+        }
+        self.serve_peer(stream, handles, pid, ente, &label);
+        let mut held = lock(&self.held);
+        if let Some(n) = held.get_mut(&ente) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&ente);
+            }
+        }
+    }
+
+    /// The frames of one mapped peer, until it closes or errs.
+    fn serve_peer(
+        &self,
+        mut stream: UnixStream,
+        handles: &Handles,
+        pid: i32,
+        ente: Ulid,
+        label: &str,
+    ) {
         let _ = stream.set_read_timeout(Some(IDLE));
         let said = |why: String| {
             handles.spine.emit(
-                Some((ente, &label)),
+                Some((ente, label)),
                 Kind::NativeBus {
                     pid,
                     why: ente_runtime::host::clean(&why, 512),
