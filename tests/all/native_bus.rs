@@ -4,7 +4,8 @@
 //! endpoint is denied. Hostile peers: malformed, oversized and truncated
 //! frames close their connection and nothing else; an Ente holds 16
 //! connections at most; a process that is no Ente's is refused. A Legacy Ente is ready on sd_notify's `READY=1`,
-//! ignores a `NOTIFY_SOCKET` message from outside its tree, and dies of a
+//! ignores a `NOTIFY_SOCKET` message from outside its tree (a flood of them
+//! is held to a rate of events, the rest counted), and dies of a
 //! missed watchdog, then is restarted.
 
 use crate::fixture::ROOT;
@@ -224,6 +225,14 @@ time.sleep(1000)
     let s = std::os::unix::net::UnixDatagram::unbound().expect("datagram");
     s.send_to(b"READY=1", &socket).expect("send");
     up.wait_for("NOTIFY_SOCKET: a message from pid");
+    // A flood of them is held to the bus's rate of events, and counted.
+    for _ in 0..200 {
+        let _ = s.send_to(b"READY=1", &socket);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    s.send_to(b"READY=1", &socket).expect("send");
+    let counted = up.wait_for("more such events were not shown");
+    assert!(counted.contains("NOTIFY_SOCKET"), "{counted}");
     up.wait_for("[legacyd] warn: sd_notify: MAINPID=1 refused");
     up.wait_for("legacyd: ready");
     // It stops feeding its watchdog: a death with that cause, a restart.

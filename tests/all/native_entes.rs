@@ -61,7 +61,7 @@ pub fn is_root() -> bool {
 #[test]
 fn a_native_ente_runs_under_its_soma_restarts_when_killed_and_leaves_nothing_at_stop() {
     let home = tempfile::tempdir().expect("home");
-    let script = "echo \"hello from $ENTE_LABEL as $(id -u)\"; echo >&3; while :; do sleep 1; done";
+    let script = "echo \"hello from $ENTE_LABEL as $(id -u), $(grep NoNewPrivs /proc/self/status | tr -d '\\t')\"; echo >&3; while :; do sleep 1; done";
     let seed = seed_with(
         ROOT,
         vec![
@@ -100,7 +100,10 @@ fn a_native_ente_runs_under_its_soma_restarts_when_killed_and_leaves_nothing_at_
         "{soma}"
     );
     assert!(soma.contains("cpu_affinity=[0]"), "{soma}");
-    up.wait_for("[looper] info: hello from looper as");
+    let hello = up.wait_for("[looper] info: hello from looper as");
+    // No setuid program can raise it: no_new_privs is set.
+    assert!(hello.contains("NoNewPrivs:1"), "{hello}");
+    assert!(soma.contains("no_new_privs"), "{soma}");
     up.wait_for("looper: ready");
     let boxed = up.wait_for("boxed: pid ");
     assert!(

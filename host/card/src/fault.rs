@@ -101,6 +101,8 @@ pub enum Rule {
     EnvName,
     #[error("must not contain NUL")]
     Nul,
+    #[error("must be an absolute path: ente searches no PATH for a program")]
+    AbsolutePath,
     #[error("is set twice in envp")]
     EnvTwice,
     #[error("must be >= initial_ms ({initial_ms}): a backoff cannot shrink")]
@@ -127,6 +129,7 @@ impl Rule {
             Rule::CgroupPath => "cgroup-path",
             Rule::EnvName => "env-name",
             Rule::Nul => "nul",
+            Rule::AbsolutePath => "absolute-path",
             Rule::EnvTwice => "env-twice",
             Rule::MaxBelowInitial { .. } => "max-below-initial",
         }

@@ -93,6 +93,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("namespace-not-bool", "soma.namespaces.pid", "type"),
     ("native-exec-empty", "payload.exec", "empty"),
     ("native-exec-missing", "payload.exec", "required"),
+    ("native-exec-relative", "payload.exec", "absolute-path"),
     (
         "netlink-family-missing",
         "requires[0].netlink_family",

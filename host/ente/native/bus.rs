@@ -29,6 +29,45 @@ const MAX_PER_ENTE: usize = 16;
 /// A connection that sends nothing this long is closed.
 const IDLE: Duration = Duration::from_secs(60);
 
+/// Events of refused or closed peers a second, after a burst: a process
+/// that connects or sends in a loop cannot flood the spine and the console.
+const EVENTS_BURST: f64 = 20.0;
+const EVENTS_PER_S: f64 = 5.0;
+
+/// The native bus's own rate of events; what it held back is counted and
+/// said with the next one shown.
+#[derive(Debug)]
+struct Throttle {
+    tokens: f64,
+    at: std::time::Instant,
+    held: u64,
+}
+
+impl Throttle {
+    fn new() -> Throttle {
+        Throttle {
+            tokens: EVENTS_BURST,
+            at: std::time::Instant::now(),
+            held: 0,
+        }
+    }
+
+    /// `Some(held back so far)` when an event may be shown now.
+    fn take(&mut self) -> Option<u64> {
+        let now = std::time::Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * EVENTS_PER_S)
+            .min(EVENTS_BURST);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Some(std::mem::take(&mut self.held))
+        } else {
+            self.held += 1;
+            None
+        }
+    }
+}
+
 /// A native Ente's tree, as the bus finds its peers in it.
 #[derive(Debug, Clone)]
 pub struct Member {
@@ -52,6 +91,7 @@ pub struct NativeBus {
     open: AtomicUsize,
     /// Connections open, by Ente.
     held: Mutex<HashMap<Ulid, usize>>,
+    throttle: Mutex<Throttle>,
     next: std::sync::atomic::AtomicU64,
     /// The host's handles while it runs; taken at its end, so that the
     /// listener holds no spine or inbox open.
@@ -75,6 +115,7 @@ impl NativeBus {
             notifiers: Mutex::new(HashMap::new()),
             open: AtomicUsize::new(0),
             held: Mutex::new(HashMap::new()),
+            throttle: Mutex::new(Throttle::new()),
             next: std::sync::atomic::AtomicU64::new(1),
             handles: Mutex::new(Some(handles)),
         });
@@ -84,6 +125,19 @@ impl NativeBus {
             .spawn(move || accepting.accept(listener))
             .map_err(|e| format!("cannot start the native bus's thread: {e}"))?;
         Ok(bus)
+    }
+
+    /// Say what happened to a peer (or a notify sender) on the spine, held
+    /// to the bus's rate of events.
+    pub(super) fn event(&self, handles: &Handles, ente: Option<(Ulid, &str)>, pid: i32, why: &str) {
+        let Some(held) = lock(&self.throttle).take() else {
+            return;
+        };
+        let mut why = ente_runtime::host::clean(why, 512);
+        if held > 0 {
+            why.push_str(&format!(" ({held} more such events were not shown)"));
+        }
+        handles.spine.emit(ente, Kind::NativeBus { pid, why });
     }
 
     /// `ente`'s body `generation` takes sd_notify messages into `state`
@@ -153,6 +207,7 @@ impl NativeBus {
             if self.open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
                 self.open.fetch_sub(1, Ordering::AcqRel);
                 refuse(
+                    &self,
                     stream,
                     &handles,
                     None,
@@ -174,11 +229,23 @@ impl NativeBus {
 
     fn connection(&self, stream: UnixStream, handles: &Handles) {
         let Some((pid, pidfd)) = peer(&stream) else {
-            refuse(stream, handles, None, "its credentials cannot be read");
+            refuse(
+                self,
+                stream,
+                handles,
+                None,
+                "its credentials cannot be read",
+            );
             return;
         };
         let Some((ente, label)) = self.ente_of(pid) else {
-            refuse(stream, handles, Some(pid), "it is no native Ente's process");
+            refuse(
+                self,
+                stream,
+                handles,
+                Some(pid),
+                "it is no native Ente's process",
+            );
             return;
         };
         // Still the process whose credentials were read: not a pid reused
@@ -195,6 +262,7 @@ impl NativeBus {
             if *n >= MAX_PER_ENTE {
                 drop(held);
                 refuse(
+                    self,
                     stream,
                     handles,
                     Some(pid),
@@ -224,15 +292,7 @@ impl NativeBus {
         label: &str,
     ) {
         let _ = stream.set_read_timeout(Some(IDLE));
-        let said = |why: String| {
-            handles.spine.emit(
-                Some((ente, label)),
-                Kind::NativeBus {
-                    pid,
-                    why: ente_runtime::host::clean(&why, 512),
-                },
-            );
-        };
+        let said = |why: String| self.event(handles, Some((ente, label)), pid, &why);
         loop {
             match read_frame::<Up>(&mut stream) {
                 Ok(Up::Call {
@@ -368,23 +428,18 @@ fn wire(e: BusError) -> WireError {
 }
 
 /// Refuse a peer: tell it why, close, and say so on the spine.
-fn refuse(mut stream: UnixStream, handles: &Handles, pid: Option<i32>, why: &str) {
+fn refuse(bus: &NativeBus, mut stream: UnixStream, handles: &Handles, pid: Option<i32>, why: &str) {
     let _ = write_frame(
         &mut stream,
         &Down::Refused {
             reason: why.to_owned(),
         },
     );
-    handles.spine.emit(
-        None,
-        Kind::NativeBus {
-            pid: pid.unwrap_or(0),
-            why: match pid {
-                Some(pid) => format!("native bus: refused pid {pid}: {why}"),
-                None => format!("native bus: refused a connection: {why}"),
-            },
-        },
-    );
+    let why = match pid {
+        Some(pid) => format!("native bus: refused pid {pid}: {why}"),
+        None => format!("native bus: refused a connection: {why}"),
+    };
+    bus.event(handles, None, pid.unwrap_or(0), &why);
 }
 
 /// The peer's pid, and a pidfd of it where the kernel gives one.

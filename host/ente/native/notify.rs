@@ -196,14 +196,11 @@ fn read(sock: &UnixDatagram, l: &Listener, state: &NotifyState, stop: &AtomicBoo
             continue;
         };
         if !belongs(&l.bus, pid, l.ente) {
-            l.handles.spine.emit(
+            l.bus.event(
+                &l.handles,
                 Some((l.ente, &l.label)),
-                Kind::NativeBus {
-                    pid,
-                    why: format!(
-                        "NOTIFY_SOCKET: a message from pid {pid}, outside its tree, ignored"
-                    ),
-                },
+                pid,
+                &format!("NOTIFY_SOCKET: a message from pid {pid}, outside its tree, ignored"),
             );
             continue;
         }

@@ -25,6 +25,7 @@ pub(crate) enum Step {
     Gid,
     Uid,
     DeathSignal,
+    NoNewPrivs,
     Chdir,
     Signals,
     Exec,
@@ -32,7 +33,7 @@ pub(crate) enum Step {
 
 impl Step {
     pub(crate) fn from_code(code: u32) -> Option<Step> {
-        const ALL: [Step; 13] = [
+        const ALL: [Step; 14] = [
             Step::Go,
             Step::Setsid,
             Step::Mounts,
@@ -43,6 +44,7 @@ impl Step {
             Step::Gid,
             Step::Uid,
             Step::DeathSignal,
+            Step::NoNewPrivs,
             Step::Chdir,
             Step::Signals,
             Step::Exec,
@@ -63,6 +65,7 @@ impl Step {
             Step::Gid => "take its gid",
             Step::Uid => "take its uid",
             Step::DeathSignal => "ask for SIGKILL should the host die",
+            Step::NoNewPrivs => "give up gaining privileges (no_new_privs)",
             Step::Chdir => "enter its working directory",
             Step::Signals => "reset its signal dispositions and mask",
             Step::Exec => "execute",
@@ -205,6 +208,10 @@ pub(crate) unsafe fn run(plan: &ChildPlan) -> ! {
         // After the uid change, which clears it.
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
             fail(plan.err, Step::DeathSignal);
+        }
+        // No setuid or file-capability program can raise it above its uid.
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 {
+            fail(plan.err, Step::NoNewPrivs);
         }
         if libc::chdir(plan.cwd.as_ptr()) < 0 {
             fail(plan.err, Step::Chdir);

@@ -332,6 +332,7 @@ pub fn spawn(launch: &Launch<'_>, on_pid: &mut dyn FnMut(i32)) -> Result<Spawned
     if let Some((uid, gid)) = launch.ids {
         applied.push(format!("uid {uid} gid {gid}"));
     }
+    applied.push("no_new_privs".to_owned());
     on_pid(pid);
     drop((go_r, err_w, out_w, errout_w, stdin));
     let ready = ready.map(|(r, w)| {

@@ -41,6 +41,13 @@ impl Decoder {
         });
         let entry = self.non_empty(&o, "entry");
         let exec = self.non_empty(&o, "exec");
+        let exec = match exec {
+            Some(Some(path)) if !path.starts_with('/') => {
+                self.fault(o.at("exec"), o.get("exec"), Rule::AbsolutePath);
+                None
+            }
+            e => e,
+        };
         let argv = self.list(&o, "argv", |d, v, path| {
             d.string(v, path).map(str::to_owned)
         });
