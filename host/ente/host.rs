@@ -106,10 +106,11 @@ pub fn build(
     profile: Profile,
 ) -> Result<(Core, Handles), String> {
     let native = Arc::new(NativeHost::new(NativeOptions::default()));
-    build_with(home, seed, card, config, profile, native)
+    build_with(home, seed, card, config, profile, native, None)
 }
 
-/// [`build`], its native bodies sharing `native`.
+/// [`build`], its native bodies sharing `native`, every authority decision
+/// appended to `audit` (the spine's durable consumer) when given.
 pub fn build_with(
     home: &Path,
     seed: &Path,
@@ -117,10 +118,17 @@ pub fn build_with(
     config: Config,
     profile: Profile,
     native: Arc<NativeHost>,
+    audit: Option<Arc<ente_audit::Log>>,
 ) -> Result<(Core, Handles), String> {
     let capacity = u32::try_from(config.capacity).unwrap_or(u32::MAX);
     let runtime = Runtime::open_sized(home, profile, capacity).map_err(|e| e.to_string())?;
     let wiring = Wiring::new(&config);
+    if let Some(log) = audit {
+        wiring
+            .handles
+            .spine
+            .attach(Box::new(crate::audit::AuditConsumer(log)));
+    }
     let handles = wiring.handles.clone();
     let runner = Arc::new(WasmRunner::with_native(
         Arc::new(runtime),

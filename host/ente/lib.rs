@@ -2,6 +2,7 @@
 //! binary (`main.rs`) is the command line only and the benchmark drives the
 //! same code the host runs.
 
+pub mod audit;
 pub mod check;
 pub mod console;
 pub mod diagnostics;

@@ -106,10 +106,45 @@ enum Command {
         #[arg(required = true, value_name = "VAR=VALUE")]
         vars: Vec<String>,
     },
+    /// The audit chain under $ENTE_HOME (or --home): every authority decision,
+    /// hash-chained, its head signed.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// The content-addressed store under $ENTE_HOME.
     Cas {
         #[command(subcommand)]
         command: CasCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk the chain from its signed head to its first entry; report the
+    /// first broken link, missing entry, truncated head or bad signature.
+    Verify {
+        /// The home whose chain to verify (default $ENTE_HOME).
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        /// The chain's public key (64 hex), held apart from the chain: a
+        /// chain rewritten under another key is then told apart.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Print the last entries, and with -f new ones as they come.
+    Tail {
+        #[arg(long, value_name = "DIR")]
+        home: Option<PathBuf>,
+        /// How many of the last entries.
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+        /// Follow new entries.
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -165,6 +200,22 @@ fn main() -> ExitCode {
         Command::Call { endpoint, body } => ente::native_cli::call(&endpoint, &body),
         Command::Serve { ready, command } => ente::native_cli::serve(ready, &command),
         Command::Notify { vars } => ente::native_cli::notify(&vars),
+        Command::Audit {
+            command:
+                AuditCommand::Verify {
+                    home: h,
+                    public_key,
+                },
+        } => ente::audit::verify(&h.unwrap_or_else(home::home), public_key.as_deref()),
+        Command::Audit {
+            command:
+                AuditCommand::Tail {
+                    home: h,
+                    n,
+                    follow,
+                    json,
+                },
+        } => ente::audit::tail(&h.unwrap_or_else(home::home), n, follow, json),
         Command::Cas {
             command: CasCommand::Compile { digests },
         } => run::compile(&home::home(), &digests),

@@ -12,6 +12,7 @@ mod components;
 mod fixture;
 mod support;
 
+mod audit_chain_records_decisions;
 mod check_cli;
 mod ente_test_harness;
 mod filesystem_root_is_one_private_directory;

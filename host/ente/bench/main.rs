@@ -19,10 +19,12 @@
 //!   echoes against the Rust one; refuse_ungranted_import: `ente run` of
 //!   an 18 MB component it refuses (goal under 50 ms);
 //! - native_spawn_to_ready, reap_and_account, native_invoke: native Entes
-//!   (see `native.rs`).
+//!   (see `native.rs`); audit_append, audit_verify: the audit chain
+//!   (`audit.rs`).
 //!
 //! Medians of interleaved batches; writes target/bench/bench.json.
 
+mod audit;
 mod graph;
 mod languages;
 mod native;
@@ -171,6 +173,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let home = Path::new("target/bench/home");
     std::fs::create_dir_all(home)?;
+    // `ente-bench audit`: the audit chain alone.
+    if std::env::args().nth(1).as_deref() == Some("audit") {
+        return audit::run(&mut serde_json::Map::new());
+    }
     // `ente-bench native`: the native half alone.
     if std::env::args().nth(1).as_deref() == Some("native") {
         let cas = ente_runtime::Cas::new(home);
@@ -424,6 +430,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     languages::run(&mut results)?;
+    audit::run(&mut results)?;
     // Last: its host reaps every child of this process.
     native::run(home, &med_d, &client_d, &mut results)?;
 

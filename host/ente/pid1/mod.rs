@@ -146,6 +146,7 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
         appliance_config(),
         ente_runtime::Profile::Portable,
         native_host.clone(),
+        None,
     );
     let (core, handles) = match built {
         Ok(built) => built,

@@ -50,6 +50,14 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
         // SAFETY: prctl(PR_SET_CHILD_SUBREAPER) takes integers only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         let native = options.native();
+        // Every authority decision, hash-chained under the home.
+        let audit = match crate::audit::open(home) {
+            Ok(log) => log,
+            Err(message) => {
+                eprintln!("ente up: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
         let (core, handles) = match host::build_with(
             home,
             seed,
@@ -57,6 +65,7 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
             options.config(),
             ente_runtime::Profile::from_env(),
             native.clone(),
+            Some(audit.clone()),
         ) {
             Ok(built) => built,
             Err(message) => {
@@ -82,6 +91,9 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
         };
         core.run().await;
         native.shutdown();
+        if let Err(e) = audit.flush(Duration::from_secs(2)) {
+            eprintln!("ente up: {e}");
+        }
         drawing.abort();
         status.draw(&handles);
         drop(handles);

@@ -1,0 +1,282 @@
+//! Appending to the chain: a group commit on a thread of its own.
+
+use crate::ChainFault;
+use crate::entry::{Decision, Entry, Hash, Head, Segment, VERSION};
+use crate::store::{audit_dir, put_segment, signing_key, write_atomic, write_head};
+use ed25519_dalek::SigningKey;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// How long a commit gathers entries: what a crash can lose at most (and
+/// the write's own time).
+pub const WINDOW: Duration = Duration::from_millis(5);
+
+/// At most this many entries wait for a commit. While the store cannot be
+/// written, more are counted, not kept, and the count is the next commit's
+/// last entry ([`Decision::Lost`]): the entries lost were the newest.
+pub const MAX_PENDING: usize = 1 << 20;
+
+/// The marker that a chain was started under a home: a head missing then
+/// is a fault, not a first start.
+const STARTED: &str = "started";
+
+struct State {
+    pending: Vec<(u64, Decision)>,
+    max_pending: usize,
+    lost: u64,
+    appended: u64,
+    committed: u64,
+    seq: u64,
+    prev: Hash,
+    segment: Option<Hash>,
+    stop: bool,
+    error: Option<String>,
+}
+
+struct Shared {
+    home: PathBuf,
+    key: SigningKey,
+    state: Mutex<State>,
+    wake: Condvar,
+    done: Condvar,
+}
+
+/// An open chain.
+pub struct Log {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("home", &self.shared.home)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Log {
+    /// Open the chain under `home`, or start one. A chain found broken is
+    /// returned as the fault, and a new chain begins whose first entry
+    /// records it.
+    pub fn open(home: &Path) -> Result<(Log, Option<ChainFault>), ChainFault> {
+        Self::open_bounded(home, MAX_PENDING)
+    }
+
+    /// [`Log::open`], with at most `max_pending` entries waiting.
+    pub fn open_bounded(
+        home: &Path,
+        max_pending: usize,
+    ) -> Result<(Log, Option<ChainFault>), ChainFault> {
+        let key = signing_key(home)?;
+        let started = audit_dir(home).join(STARTED);
+        let mut state = State {
+            pending: Vec::new(),
+            max_pending: max_pending.max(1),
+            lost: 0,
+            appended: 0,
+            committed: 0,
+            seq: 0,
+            prev: [0; 32],
+            segment: None,
+            stop: false,
+            error: None,
+        };
+        let found = match crate::walk(home, &key.verifying_key()) {
+            Ok(w) => {
+                state.seq = w.head.seq;
+                state.prev = w.head.entry;
+                state.segment = Some(w.head.segment);
+                None
+            }
+            Err(ChainFault::NoHead) if !started.exists() => None,
+            Err(ChainFault::NoHead) => Some(ChainFault::HeadMissing),
+            Err(fault) => Some(fault),
+        };
+        if let Some(fault) = &found {
+            state.pending.push((
+                now_ms(),
+                Decision::ChainBreak {
+                    why: fault.to_string(),
+                },
+            ));
+            state.appended = 1;
+        }
+        write_atomic(&started, b"", 0o644).map_err(|e| ChainFault::Io { why: e.to_string() })?;
+        let shared = Arc::new(Shared {
+            home: home.to_path_buf(),
+            key,
+            state: Mutex::new(state),
+            wake: Condvar::new(),
+            done: Condvar::new(),
+        });
+        let writing = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("ente-audit".into())
+            .spawn(move || writing.run())
+            .map_err(|e| ChainFault::Io {
+                why: format!("cannot start the audit writer: {e}"),
+            })?;
+        Ok((
+            Log {
+                shared,
+                writer: Mutex::new(Some(writer)),
+            },
+            found,
+        ))
+    }
+
+    /// Add `decision` to the next commit. Never waits on a disk.
+    pub fn append(&self, decision: Decision) {
+        let mut s = self.shared.lock();
+        if s.pending.len() >= s.max_pending {
+            s.lost += 1;
+            return;
+        }
+        s.pending.push((now_ms(), decision));
+        s.appended += 1;
+        drop(s);
+        self.shared.wake.notify_one();
+    }
+
+    /// Wait (up to `within`) until every entry appended so far is committed.
+    /// A store that cannot be written is retried until then; the error
+    /// names why.
+    pub fn flush(&self, within: Duration) -> Result<(), String> {
+        let s = self.shared.lock();
+        let target = s.appended;
+        self.shared.wake.notify_one();
+        let (s, _) = self
+            .shared
+            .done
+            .wait_timeout_while(s, within, |s| s.committed < target)
+            .unwrap_or_else(|p| p.into_inner());
+        if s.committed < target {
+            return Err(format!(
+                "{} audit entries not committed within {within:?}{}",
+                target - s.committed,
+                s.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sequence number of the newest committed entry.
+    pub fn head_seq(&self) -> u64 {
+        self.shared.lock().seq
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        let _ = self.flush(Duration::from_secs(5));
+        self.shared.lock().stop = true;
+        self.shared.wake.notify_one();
+        if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run(&self) {
+        loop {
+            let (batch, mut seq, mut prev, segment) = {
+                let s = self.lock();
+                let (mut s, _) = self
+                    .wake
+                    .wait_timeout_while(s, WINDOW, |s| s.pending.is_empty() && !s.stop)
+                    .unwrap_or_else(|p| p.into_inner());
+                if s.pending.is_empty() {
+                    if s.stop {
+                        return;
+                    }
+                    continue;
+                }
+                // The window: what arrives meanwhile joins this commit.
+                drop(s);
+                std::thread::sleep(WINDOW);
+                s = self.lock();
+                let mut batch = std::mem::take(&mut s.pending);
+                if s.lost > 0 {
+                    let count = std::mem::take(&mut s.lost);
+                    batch.push((now_ms(), Decision::Lost { count }));
+                    s.appended += 1;
+                }
+                (batch, s.seq, s.prev, s.segment)
+            };
+            let n = batch.len() as u64;
+            let mut entries = Vec::with_capacity(batch.len());
+            for (wall_ms, decision) in batch.iter().cloned() {
+                seq += 1;
+                let e = Entry {
+                    seq,
+                    prev,
+                    wall_ms,
+                    decision,
+                };
+                prev = e.hash();
+                entries.push(e);
+            }
+            let written = put_segment(
+                &self.home,
+                &Segment {
+                    version: VERSION,
+                    prev_segment: segment,
+                    entries,
+                },
+            )
+            .and_then(|digest| {
+                write_head(
+                    &self.home,
+                    &Head {
+                        version: VERSION,
+                        seq,
+                        entry: prev,
+                        segment: digest,
+                        key: *self.key.verifying_key().as_bytes(),
+                    },
+                    &self.key,
+                )
+                .map(|()| digest)
+            });
+            let mut s = self.lock();
+            match written {
+                Ok(digest) => {
+                    s.seq = seq;
+                    s.prev = prev;
+                    s.segment = Some(digest);
+                    s.committed += n;
+                    s.error = None;
+                }
+                Err(e) => {
+                    // Kept, and tried again at the next window.
+                    let mut again = batch;
+                    again.append(&mut s.pending);
+                    s.pending = again;
+                    s.error = Some(format!("cannot write the audit chain: {e}"));
+                    drop(s);
+                    self.done.notify_all();
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+            }
+            drop(s);
+            self.done.notify_all();
+        }
+    }
+}
