@@ -81,6 +81,8 @@ enum Command {
         seed: PathBuf,
         #[command(flatten)]
         options: HostOptions,
+        #[command(flatten)]
+        keep: up::Keep,
     },
     /// Call an endpoint over the native bus as this process's Ente (for a
     /// native Ente's program: `$ENTE call IFACE@VERSION BODY`); the reply on
@@ -196,7 +198,11 @@ fn main() -> ExitCode {
         Command::Test { files, junit } => {
             ente::plugin_test::run(&home::home(), &files, junit.as_deref())
         }
-        Command::Up { seed, options } => up::run(&home::home(), &seed, &options),
+        Command::Up {
+            seed,
+            options,
+            keep,
+        } => up::run(&home::home(), &seed, &options, keep),
         Command::Call { endpoint, body } => ente::native_cli::call(&endpoint, &body),
         Command::Serve { ready, command } => ente::native_cli::serve(ready, &command),
         Command::Notify { vars } => ente::native_cli::notify(&vars),

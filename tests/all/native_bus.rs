@@ -230,7 +230,13 @@ time.sleep(1000)
         let _ = s.send_to(b"READY=1", &socket);
     }
     std::thread::sleep(std::time::Duration::from_millis(600));
-    s.send_to(b"READY=1", &socket).expect("send");
+    // The socket is made again when legacyd restarts (its watchdog may
+    // have ended it meanwhile on a slow machine): send until one lands.
+    let t0 = std::time::Instant::now();
+    while let Err(e) = s.send_to(b"READY=1", &socket) {
+        assert!(t0.elapsed().as_secs() < 10, "send: {e}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let counted = up.wait_for("more such events were not shown");
     assert!(counted.contains("NOTIFY_SOCKET"), "{counted}");
     up.wait_for("[legacyd] warn: sd_notify: MAINPID=1 refused");

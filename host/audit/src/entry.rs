@@ -84,6 +84,24 @@ pub enum Decision {
     Lost {
         count: u64,
     },
+    /// The graph was restored from a snapshot (its blake3).
+    Restored {
+        snapshot: String,
+        taken_ms: u64,
+        spawned: u64,
+        states: u64,
+    },
+    /// A snapshot was refused; the host booted fresh from its seed.
+    RestoreRefused {
+        why: String,
+    },
+    /// A snapshot was written at a stop (its blake3).
+    SnapshotTaken {
+        snapshot: String,
+        bytes: u64,
+        spawned: u64,
+        states: u64,
+    },
 }
 
 impl fmt::Display for Decision {
@@ -132,6 +150,27 @@ impl fmt::Display for Decision {
             Decision::Stopped { ente, label } => write!(f, "stopped: {label} ({ente})"),
             Decision::Failed { ente, label, why } => write!(f, "failed: {label} ({ente}): {why}"),
             Decision::ChainBreak { why } => write!(f, "chain break: {why}"),
+            Decision::Restored {
+                snapshot,
+                taken_ms,
+                spawned,
+                states,
+            } => write!(
+                f,
+                "restored: snapshot {snapshot} taken at {taken_ms}: {spawned} spawned Entes, {states} states"
+            ),
+            Decision::RestoreRefused { why } => {
+                write!(f, "restore refused, booted fresh from the seed: {why}")
+            }
+            Decision::SnapshotTaken {
+                snapshot,
+                bytes,
+                spawned,
+                states,
+            } => write!(
+                f,
+                "snapshot taken: {snapshot} ({bytes} bytes): {spawned} spawned Entes, {states} states"
+            ),
             Decision::Lost { count } => {
                 write!(f, "lost: {count} entries (the store could not be written)")
             }

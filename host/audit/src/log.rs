@@ -171,6 +171,13 @@ impl Log {
         Ok(())
     }
 
+    /// The newest committed entry: its sequence number and hash (`None`
+    /// before the first).
+    pub fn head(&self) -> Option<(u64, Hash)> {
+        let s = self.shared.lock();
+        (s.seq > 0).then_some((s.seq, s.prev))
+    }
+
     /// The sequence number of the newest committed entry.
     pub fn head_seq(&self) -> u64 {
         self.shared.lock().seq

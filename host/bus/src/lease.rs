@@ -124,6 +124,20 @@ impl LeaseCache {
         dropped
     }
 
+    /// Every live lease at `now`: (caller, endpoint, provider, time left).
+    pub fn list(&self, now: Instant) -> Vec<(Ulid, Endpoint, Ulid, Duration)> {
+        let map = self.map();
+        let mut out = Vec::with_capacity(map.len());
+        for (caller, leases) in map.iter() {
+            for (endpoint, l) in leases {
+                if l.expires > now {
+                    out.push((*caller, endpoint.clone(), l.provider, l.expires - now));
+                }
+            }
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.map().values().map(HashMap::len).sum()
     }

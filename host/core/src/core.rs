@@ -219,7 +219,8 @@ impl Core {
                 ente,
                 generation,
                 prepared,
-            } => self.on_started(ente, generation, prepared),
+                restored,
+            } => self.on_started(ente, generation, prepared, restored),
             Done::StartFailed {
                 ente,
                 generation,
@@ -230,7 +231,8 @@ impl Core {
                 ente,
                 generation,
                 fault,
-            } => self.on_stopped(ente, generation, fault),
+                saved,
+            } => self.on_stopped(ente, generation, fault, saved),
             Done::Delivered { ente } => self.on_delivered(ente),
             Done::Decided {
                 parent,

@@ -63,6 +63,9 @@ pub enum Done {
         ente: Ulid,
         generation: u64,
         prepared: Arc<dyn Prepared>,
+        /// Its saved state was handed back first: how many bytes, or why
+        /// it refused them.
+        restored: Option<Result<usize, String>>,
     },
     StartFailed {
         ente: Ulid,
@@ -73,8 +76,11 @@ pub enum Done {
     Stopped {
         ente: Ulid,
         generation: u64,
-        /// A fault of its `lifecycle.stop`, if it had one.
+        /// A fault of its `lifecycle.stop` (or `snapshot.save`), if it had one.
         fault: Option<Cause>,
+        /// What its `snapshot.save` returned at a shutdown, or why it
+        /// cannot be kept.
+        saved: Option<Result<Vec<u8>, String>>,
     },
     /// A delivery (uevent, wake-up) was handed over, or could not be.
     Delivered { ente: Ulid },

@@ -46,6 +46,8 @@ pub struct Exports {
     pub device_events: bool,
     pub timer_events: bool,
     pub supervisor: bool,
+    /// `ente:core/snapshot`: it keeps state across restarts of the host.
+    pub snapshot: bool,
 }
 
 /// What a runner makes bodies from (a linked component): made once per
@@ -141,6 +143,17 @@ pub trait Body: Send {
     fn on_uevent(&mut self, event: &Uevent) -> Result<(), Cause>;
     fn on_timer(&mut self, token: u64) -> Result<(), Cause>;
     fn on_child_exit(&mut self, child: Ulid, cause: &Cause) -> Result<Verdict, Cause>;
+    /// `snapshot.save`: the state it keeps (`None` when it keeps none; the
+    /// inner error when what it returned cannot be kept).
+    fn save(&mut self) -> Result<Option<Result<Vec<u8>, String>>, Cause> {
+        Ok(None)
+    }
+    /// `snapshot.restore`: its saved state, handed back before `start`;
+    /// the inner error is its refusal.
+    fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, Cause> {
+        let _ = state;
+        Ok(Err("it takes no saved state".into()))
+    }
 }
 
 /// A body on the bus.

@@ -127,6 +127,23 @@ pub enum Kind {
         why: String,
     },
     ShutdownDone,
+    /// An Ente's `snapshot.save` at a shutdown: the bytes kept, or why
+    /// none were.
+    StateSaved {
+        saved: Result<usize, String>,
+    },
+    /// An Ente's saved state handed back before its start: the bytes, or
+    /// its refusal (it started afresh).
+    StateRestored {
+        restored: Result<usize, String>,
+    },
+    /// The graph was restored from a snapshot taken at `taken_ms` (wall,
+    /// ms): its spawned Entes again, and its counters and states.
+    Restored {
+        taken_ms: u64,
+        spawned: usize,
+        states: usize,
+    },
 }
 
 /// One event of the spine.

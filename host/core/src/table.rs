@@ -70,6 +70,14 @@ pub struct Record {
     /// the host's default, and for a spawned Ente never more than its
     /// spawner's own limit.
     pub children_limit: u32,
+    /// The whole card it was spawned with, its genesis included (the top
+    /// of each spawned tree only; `card` holds it without its genesis): for
+    /// the snapshot.
+    pub spawned_card: Option<Arc<Card>>,
+    /// The state to hand its next body before it starts (a restore).
+    pub restore: Option<Vec<u8>>,
+    /// What its `snapshot.save` returned at the shutdown.
+    pub saved: Option<Vec<u8>>,
 }
 
 impl Record {
@@ -101,6 +109,9 @@ impl Record {
             stop_wanted: false,
             died_starting: None,
             children_limit: 0,
+            spawned_card: None,
+            restore: None,
+            saved: None,
             card,
         }
     }
@@ -139,6 +150,9 @@ pub struct Table {
     /// Ids in the order they were added (the seed's depth-first order).
     added: Vec<Ulid>,
     next_order: u64,
+    /// The leases held when the shutdown began: (caller, endpoint,
+    /// provider, time left).
+    pub leases_at_stop: Vec<(Ulid, ente_card::Endpoint, Ulid, std::time::Duration)>,
 }
 
 impl Table {

@@ -20,7 +20,8 @@
 //!   an 18 MB component it refuses (goal under 50 ms);
 //! - native_spawn_to_ready, reap_and_account, native_invoke: native Entes
 //!   (see `native.rs`); audit_append, audit_verify: the audit chain
-//!   (`audit.rs`).
+//!   (`audit.rs`); snapshot_write, snapshot_read: a 1,000-Ente graph's
+//!   snapshot (`snapshot.rs`).
 //!
 //! Medians of interleaved batches; writes target/bench/bench.json.
 
@@ -29,6 +30,7 @@ mod graph;
 mod languages;
 mod native;
 mod raw;
+mod snapshot;
 
 use ente_bus::{Bus, BusConfig, Decision, Mediator, Unserved};
 use ente_card::Endpoint;
@@ -175,7 +177,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(home)?;
     // `ente-bench audit`: the audit chain alone.
     if std::env::args().nth(1).as_deref() == Some("audit") {
-        return audit::run(&mut serde_json::Map::new());
+        audit::run(&mut serde_json::Map::new())?;
+        return snapshot::run(&mut serde_json::Map::new());
     }
     // `ente-bench native`: the native half alone.
     if std::env::args().nth(1).as_deref() == Some("native") {
@@ -431,6 +434,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     languages::run(&mut results)?;
     audit::run(&mut results)?;
+    snapshot::run(&mut results)?;
     // Last: its host reaps every child of this process.
     native::run(home, &med_d, &client_d, &mut results)?;
 

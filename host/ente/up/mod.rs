@@ -2,6 +2,7 @@
 //! it in order on Ctrl-C or SIGTERM. A front end of the core: it feeds the
 //! loop signals and shows the spine.
 
+mod persist;
 pub mod status;
 
 use crate::host::{self, HostOptions};
@@ -15,7 +16,22 @@ use std::time::Duration;
 /// How often the status table is drawn.
 const DRAW_EVERY: Duration = Duration::from_millis(500);
 
-pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
+/// What `ente up` keeps between its runs.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Keep {
+    /// Restore the graph from $ENTE_HOME/snapshot, written at the last
+    /// orderly stop: its spawned Entes, restart counters and the state each
+    /// Ente saved. A snapshot that is corrupt, truncated, of another
+    /// version or of another seed is refused with its reason, and the graph
+    /// starts from its seed. Without this flag the snapshot is not read.
+    #[arg(long)]
+    pub restore: bool,
+    /// Write no snapshot at the stop (by default one is written).
+    #[arg(long)]
+    pub no_snapshot: bool,
+}
+
+pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -58,22 +74,50 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let (core, handles) = match host::build_with(
-            home,
-            seed,
-            card,
-            options.config(),
-            ente_runtime::Profile::from_env(),
-            native.clone(),
-            Some(audit.clone()),
-        ) {
+        let build = || {
+            host::build_with(
+                home,
+                seed,
+                card.clone(),
+                options.config(),
+                ente_runtime::Profile::from_env(),
+                native.clone(),
+                None,
+            )
+        };
+        let (mut core, mut handles) = match build() {
             Ok(built) => built,
             Err(message) => {
                 eprintln!("ente up: {message}");
                 return ExitCode::FAILURE;
             }
         };
-        let events = handles.spine.subscribe();
+        // Subscribed before a restore, so that what it brings back is shown.
+        let mut events = handles.spine.subscribe();
+        if keep.restore
+            && let Err(why) = persist::restore(&mut core, home, &audit)
+        {
+            crate::console::line(&format!(
+                "ente up: the snapshot is refused, nothing of it is restored, and the graph starts from its seed: {why}"
+            ));
+            audit.append(ente_audit::Decision::RestoreRefused { why });
+            // The half-restored core is dropped whole.
+            drop(core);
+            (core, handles) = match build() {
+                Ok(built) => built,
+                Err(message) => {
+                    eprintln!("ente up: {message}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            events = handles.spine.subscribe();
+        }
+        // The chain follows the graph from here: a refused restore's
+        // spawns, in a core that never ran, are not decisions of this host
+        // (the chain records the restore, or its refusal, as one entry).
+        handles
+            .spine
+            .attach(Box::new(crate::audit::AuditConsumer(audit.clone())));
         let shown = {
             let status = status.clone();
             tokio::spawn(async move { status.follow(events).await })
@@ -91,6 +135,9 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions) -> ExitCode {
         };
         core.run().await;
         native.shutdown();
+        if !keep.no_snapshot {
+            persist::write(&handles, &card, home, &audit);
+        }
         if let Err(e) = audit.flush(Duration::from_secs(2)) {
             eprintln!("ente up: {e}");
         }

@@ -134,6 +134,21 @@ impl Status {
                 format!("{why}: stopping every Ente, children first, in reverse start order")
             }
             Kind::ShutdownDone => "every Ente stopped".to_owned(),
+            Kind::StateSaved { saved: Ok(n) } => format!("{label}: its state saved ({n} bytes)"),
+            Kind::StateSaved { saved: Err(why) } => {
+                format!("{label}: its state NOT saved: {why}")
+            }
+            Kind::StateRestored { restored: Ok(n) } => {
+                format!("{label}: its saved state handed back ({n} bytes)")
+            }
+            Kind::StateRestored { restored: Err(why) } => {
+                format!("{label}: refused its saved state, starts afresh: {why}")
+            }
+            Kind::Restored {
+                spawned, states, ..
+            } => format!(
+                "restored from the snapshot: {spawned} spawned Entes again, {states} Entes' state to hand back"
+            ),
             // A denial reaches its caller; a guest that calls in a loop
             // would otherwise flood the console with them.
             Kind::Lease(_)

@@ -190,4 +190,12 @@ impl Body for WasmBody {
             SupervisorDecision::Stop => Verdict::Stop,
         })
     }
+
+    fn save(&mut self) -> Result<Option<Result<Vec<u8>, String>>, Cause> {
+        self.instance.save().map_err(call_cause)
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, Cause> {
+        self.instance.restore(state).map_err(call_cause)
+    }
 }

@@ -109,6 +109,7 @@ fn exports(e: ente_runtime::Exports) -> Exports {
         device_events: e.device_events,
         timer_events: e.timer_events,
         supervisor: e.supervisor,
+        snapshot: e.snapshot,
     }
 }
 

@@ -264,3 +264,5 @@ pub const DEVICE_EVENTS_EXPORT: &str = "ente:core/device-events@0.1.0";
 pub const TIMER_EVENTS_EXPORT: &str = "ente:core/timer-events@0.1.0";
 /// The export of a parent that decides its `Delegate` children's restarts.
 pub const SUPERVISOR_EXPORT: &str = "ente:core/supervisor@0.1.0";
+/// The export of an Ente that keeps state across restarts of the host.
+pub const SNAPSHOT_EXPORT: &str = "ente:core/snapshot@0.1.0";

@@ -210,6 +210,7 @@ impl Runtime {
             device_events: load!(device_events, "device-events export"),
             timer_events: load!(timer_events, "timer-events export"),
             supervisor: load!(supervisor, "supervisor export"),
+            snapshot: load!(snapshot, "snapshot export"),
         };
         Ok(Instance::new(
             store,

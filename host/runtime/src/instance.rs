@@ -5,7 +5,7 @@
 //! supervision branches on the variant, never on a message.
 
 use crate::bindings::exports::ente::core::{
-    device_events, handler, lifecycle, mediator, supervisor, timer_events,
+    device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
 };
 use crate::bindings::{Decision, Endpoint, ExitCause, Uevent};
 use crate::cpu::CpuCounter;
@@ -20,6 +20,8 @@ use wasmtime::Store;
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// The longest refusal text (a handler's or `start`'s error) kept, in bytes.
 pub const MAX_REFUSAL: usize = 4096;
+/// The most an Ente's `snapshot.save` may return.
+pub const MAX_SAVED: usize = 1 << 20;
 
 /// Why a body broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -118,6 +120,7 @@ pub struct Exports {
     pub device_events: bool,
     pub timer_events: bool,
     pub supervisor: bool,
+    pub snapshot: bool,
 }
 
 pub(crate) struct Guests {
@@ -127,6 +130,7 @@ pub(crate) struct Guests {
     pub(crate) device_events: Option<device_events::Guest>,
     pub(crate) timer_events: Option<timer_events::Guest>,
     pub(crate) supervisor: Option<supervisor::Guest>,
+    pub(crate) snapshot: Option<snapshot::Guest>,
 }
 
 pub struct Instance {
@@ -206,6 +210,7 @@ impl Instance {
             device_events: g.device_events.is_some(),
             timer_events: g.timer_events.is_some(),
             supervisor: g.supervisor.is_some(),
+            snapshot: g.snapshot.is_some(),
         }
     }
 
@@ -330,5 +335,34 @@ impl Instance {
         self.guard("supervisor.on-child-exit", |s| {
             guest.call_on_child_exit(s, &child, cause)
         })
+    }
+
+    /// `snapshot.save`, when exported: the Ente's state, refused (as the
+    /// inner error) past [`MAX_SAVED`].
+    pub fn save(&mut self) -> Result<Option<Result<Vec<u8>, String>>, CallError> {
+        let Some(guest) = self.guests.snapshot.clone() else {
+            return Ok(None);
+        };
+        let state = self.guard("snapshot.save", |s| guest.call_save(s))?;
+        Ok(Some(if state.len() > MAX_SAVED {
+            Err(format!(
+                "snapshot.save returned {} bytes, more than an Ente's state may hold ({MAX_SAVED})",
+                state.len()
+            ))
+        } else {
+            Ok(state)
+        }))
+    }
+
+    /// `snapshot.restore`, when exported; the inner error is the guest's
+    /// own refusal of the bytes.
+    pub fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, CallError> {
+        let Some(guest) = self.guests.snapshot.clone() else {
+            return Ok(Err(
+                "it exports no ente:core/snapshot to take its saved state".into(),
+            ));
+        };
+        self.guard("snapshot.restore", |s| guest.call_restore(s, state))
+            .map(|r| r.map_err(|e| crate::host::clean(&e, MAX_REFUSAL)))
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::bindings::Endpoint;
 use crate::bindings::exports::ente::core::{
-    device_events, handler, lifecycle, mediator, supervisor, timer_events,
+    device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
 };
 use crate::cache::{CacheError, PrecompileCache};
 use crate::cas::Cas;
@@ -60,6 +60,7 @@ pub struct Blueprint {
     pub(crate) device_events: Option<device_events::GuestIndices>,
     pub(crate) timer_events: Option<timer_events::GuestIndices>,
     pub(crate) supervisor: Option<supervisor::GuestIndices>,
+    pub(crate) snapshot: Option<snapshot::GuestIndices>,
 }
 
 impl Blueprint {
@@ -74,6 +75,7 @@ impl Blueprint {
             grants::DEVICE_EVENTS_EXPORT => e.device_events,
             grants::TIMER_EVENTS_EXPORT => e.timer_events,
             grants::SUPERVISOR_EXPORT => e.supervisor,
+            grants::SNAPSHOT_EXPORT => e.snapshot,
             _ => false,
         }
     }
@@ -87,6 +89,7 @@ impl Blueprint {
             device_events: self.device_events.is_some(),
             timer_events: self.timer_events.is_some(),
             supervisor: self.supervisor.is_some(),
+            snapshot: self.snapshot.is_some(),
         }
     }
 }
@@ -328,6 +331,7 @@ impl Runtime {
             device_events: device_events::GuestIndices::new(&pre).ok(),
             timer_events: timer_events::GuestIndices::new(&pre).ok(),
             supervisor: supervisor::GuestIndices::new(&pre).ok(),
+            snapshot: snapshot::GuestIndices::new(&pre).ok(),
             pre,
             wasi,
         })

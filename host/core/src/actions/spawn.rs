@@ -96,7 +96,7 @@ impl Core {
         Ok(())
     }
 
-    fn spawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
+    pub(crate) fn spawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
         if self.shutdown.is_some() {
             return Err("the host is stopping".into());
         }
@@ -180,10 +180,14 @@ impl Core {
                 caller.children.push(id);
             }
         }
+        let card = Arc::new(card);
+        if let Some(r) = self.write().get_mut(id) {
+            r.spawned_card = Some(card.clone());
+        }
         self.h
             .spine
             .emit(Some((id, &card.label)), Kind::Spawned { by });
-        self.spawned.push((by, Arc::new(card)));
+        self.spawned.push((by, card));
         for a in added {
             self.start_if_ready(a);
         }

@@ -71,6 +71,8 @@ impl Core {
         };
         let prepared = r.prepared.clone();
         let label = r.label().to_owned();
+        // Handed to each body until one has started with it.
+        let restore = r.restore.clone();
         self.set_state(&mut t, id, State::Starting);
         drop(t);
         self.starting += 1;
@@ -96,6 +98,14 @@ impl Core {
                 Err(cause) => return failed(Some(prepared), cause),
             };
             kill.arm(body.kill_switch());
+            let restored = match restore {
+                None => None,
+                Some(state) => match body.restore(&state) {
+                    Ok(Ok(())) => Some(Ok(state.len())),
+                    Ok(Err(why)) => Some(Err(why)),
+                    Err(cause) => return failed(Some(prepared), cause),
+                },
+            };
             if prepared.exports().lifecycle
                 && let Err(cause) = body.start()
             {
@@ -106,16 +116,29 @@ impl Core {
                 ente: id,
                 generation,
                 prepared,
+                restored,
             })
         });
     }
 
-    pub(crate) fn on_started(&mut self, id: Ulid, generation: u64, prepared: Arc<dyn Prepared>) {
+    pub(crate) fn on_started(
+        &mut self,
+        id: Ulid,
+        generation: u64,
+        prepared: Arc<dyn Prepared>,
+        restored: Option<Result<usize, String>>,
+    ) {
         self.starting = self.starting.saturating_sub(1);
         let mut t = self.write();
         let Some(r) = t.get_mut(id) else { return };
         if r.generation != generation {
             return;
+        }
+        if let Some(restored) = restored {
+            r.restore = None;
+            self.h
+                .spine
+                .emit(Some((id, r.label())), Kind::StateRestored { restored });
         }
         r.busy = false;
         r.prepared = Some(prepared);

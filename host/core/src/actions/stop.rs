@@ -61,6 +61,9 @@ impl Core {
                 why: why.to_owned(),
             },
         );
+        // For the snapshot: the leases as they stood (stops drop them).
+        let leases = self.h.bus.leases().list(std::time::Instant::now());
+        self.write().leases_at_stop = leases;
         let all = self.read_ids();
         self.plan_stop(all, Then::Shutdown);
     }
@@ -123,6 +126,8 @@ impl Core {
         }
         let generation = r.generation;
         let kill = r.kill.clone();
+        // At a shutdown, an Ente that keeps state saves it before its stop.
+        let save = self.shutdown.is_some() && r.exports().snapshot;
         self.set_state(&mut t, id, State::Stopping);
         drop(t);
         let bus = self.h.bus.clone();
@@ -133,17 +138,38 @@ impl Core {
                 kill.kill("stopping: a call outlasted the stop grace");
                 body = bus.remove(id, AFTER_KILL);
             }
-            let fault = body.and_then(|mut b| b.0.stop().err());
+            let (mut fault, mut saved) = (None, None);
+            if let Some(mut b) = body {
+                if save {
+                    match b.0.save() {
+                        Ok(s) => saved = s,
+                        Err(cause) => {
+                            saved = Some(Err(format!("snapshot.save broke: {cause}")));
+                            fault = Some(cause);
+                        }
+                    }
+                }
+                if fault.is_none() {
+                    fault = b.0.stop().err();
+                }
+            }
             Event::Done(Done::Stopped {
                 ente: id,
                 generation,
                 fault,
+                saved,
             })
         });
         false
     }
 
-    pub(crate) fn on_stopped(&mut self, id: Ulid, generation: u64, fault: Option<Cause>) {
+    pub(crate) fn on_stopped(
+        &mut self,
+        id: Ulid,
+        generation: u64,
+        fault: Option<Cause>,
+        saved: Option<Result<Vec<u8>, String>>,
+    ) {
         {
             let mut t = self.write();
             let Some(r) = t.get_mut(id) else { return };
@@ -151,6 +177,13 @@ impl Core {
                 return;
             }
             r.deliveries.clear();
+            if let Some(saved) = saved {
+                let kept = saved.as_ref().map(Vec::len).map_err(Clone::clone);
+                r.saved = saved.ok();
+                self.h
+                    .spine
+                    .emit(Some((id, r.label())), Kind::StateSaved { saved: kept });
+            }
             if let Some(cause) = fault {
                 self.h
                     .spine

@@ -63,7 +63,7 @@ impl Core {
         };
         match state {
             State::Starting => self.on_start_failed(id, generation, None, cause),
-            State::Stopping => self.on_stopped(id, generation, Some(cause)),
+            State::Stopping => self.on_stopped(id, generation, Some(cause), None),
             _ => self.on_delivered(id),
         }
     }

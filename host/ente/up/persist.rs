@@ -1,0 +1,111 @@
+//! What `ente up` keeps across its runs: the snapshot written at an orderly
+//! stop (`$ENTE_HOME/snapshot`), and `--restore` bringing it back. A
+//! snapshot that cannot be restored is refused whole, with its reason, and
+//! the graph boots fresh from the seed; the audit chain records either.
+
+use crate::console;
+use ente_audit::{Decision, Log};
+use ente_card::Card;
+use ente_core::{Core, Handles};
+use ente_state::{AuditMark, Snapshot, file};
+use std::path::Path;
+
+/// The snapshot under `home` restored into `core` (which has not run);
+/// `Ok(false)` when there is none. On an error `core` must be dropped.
+pub fn restore(core: &mut Core, home: &Path, audit: &Log) -> Result<bool, String> {
+    let Some(snapshot) = file::read(home).map_err(|e| e.to_string())? else {
+        console::line(&format!(
+            "no snapshot in {}: the graph starts from its seed",
+            home.display()
+        ));
+        return Ok(false);
+    };
+    check_chain(home, &snapshot);
+    let restored = core
+        .restore(&snapshot)
+        .map_err(|e| format!("{}: {e}", file::path(home).display()))?;
+    audit.append(Decision::Restored {
+        snapshot: digest(&snapshot),
+        taken_ms: snapshot.taken_ms,
+        spawned: restored.spawned as u64,
+        states: restored.states as u64,
+    });
+    console::line(&format!(
+        "restored {} (taken {} ago): {} spawned Entes, the counters of {}, the state of {}; {} leases not granted again (the mediator decides anew)",
+        file::path(home).display(),
+        age(snapshot.taken_ms),
+        restored.spawned,
+        restored.counters,
+        restored.states,
+        snapshot.leases.len()
+    ));
+    Ok(true)
+}
+
+/// Say it when the audit chain no longer holds the entry the snapshot
+/// recorded as its head: the chain was reset or rewritten since.
+fn check_chain(home: &Path, snapshot: &Snapshot) {
+    let Some(mark) = snapshot.audit else { return };
+    let held = ente_audit::store::stored_public_key(home)
+        .ok()
+        .and_then(|key| ente_audit::walk(home, &key).ok())
+        .is_some_and(|w| {
+            w.entries
+                .iter()
+                .any(|e| e.seq == mark.seq && e.hash() == mark.entry)
+        });
+    if !held {
+        console::line(&format!(
+            "warning: the audit chain does not hold entry {} as the snapshot recorded it: the chain was reset or rewritten since (`ente audit verify` says more)",
+            mark.seq
+        ));
+    }
+}
+
+/// How long ago a wall time in ms was, in words.
+fn age(taken_ms: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    match now.checked_sub(taken_ms) {
+        Some(ms) if ms < 1000 => "under a second".into(),
+        Some(ms) => {
+            humantime::format_duration(std::time::Duration::from_secs(ms / 1000)).to_string()
+        }
+        None => "in the future, by this machine's clock".into(),
+    }
+}
+
+fn digest(snapshot: &Snapshot) -> String {
+    ente_state::encode(snapshot)
+        .map(|b| blake3::hash(&b).to_hex().to_string())
+        .unwrap_or_default()
+}
+
+/// Write the stopped graph's snapshot under `home`.
+pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
+    if let Err(e) = audit.flush(std::time::Duration::from_secs(2)) {
+        console::line(&format!("ente up: {e}"));
+    }
+    let mark = audit.head().map(|(seq, entry)| AuditMark { seq, entry });
+    let snapshot = ente_core::take_snapshot(&handles.read(), seed, mark);
+    let states = snapshot.entes.iter().filter(|e| e.state.is_some()).count();
+    match file::write(home, &snapshot) {
+        Ok(bytes) => {
+            audit.append(Decision::SnapshotTaken {
+                snapshot: digest(&snapshot),
+                bytes: bytes as u64,
+                spawned: snapshot.spawned.len() as u64,
+                states: states as u64,
+            });
+            console::line(&format!(
+                "snapshot written: {} ({bytes} bytes: {} spawned Entes, {} with counters, {states} states, {} leases); `ente up --restore` brings it back",
+                file::path(home).display(),
+                snapshot.spawned.len(),
+                snapshot.entes.len(),
+                snapshot.leases.len()
+            ));
+        }
+        Err(e) => console::line(&format!("ente up: the snapshot was not written: {e}")),
+    }
+}

@@ -1,0 +1,79 @@
+//! Dev mode: the snapshot is one file under `$ENTE_HOME`, replaced
+//! atomically (a temporary file, fsync, rename, fsync of the directory):
+//! a crash leaves the previous snapshot or the new one, never half.
+
+use crate::{Snapshot, SnapshotFault, codec};
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Why the snapshot file could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: {fault}", .path.display())]
+    Refused { path: PathBuf, fault: SnapshotFault },
+}
+
+/// Where a home keeps its snapshot.
+pub fn path(home: &Path) -> PathBuf {
+    home.join("snapshot")
+}
+
+/// Replace the home's snapshot with `snapshot`; its size in bytes.
+pub fn write(home: &Path, snapshot: &Snapshot) -> Result<usize, FileError> {
+    let path = path(home);
+    let bytes = codec::encode(snapshot).map_err(|fault| FileError::Refused {
+        path: path.clone(),
+        fault,
+    })?;
+    write_atomic(&path, &bytes).map_err(|source| FileError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(bytes.len())
+}
+
+/// The home's snapshot, checked; `None` when there is none.
+pub fn read(home: &Path) -> Result<Option<Snapshot>, FileError> {
+    let path = path(home);
+    let bytes = match fs::metadata(&path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(FileError::Io { path, source }),
+        Ok(m) if m.len() > codec::MAX_SNAPSHOT as u64 => {
+            return Err(FileError::Refused {
+                path,
+                fault: SnapshotFault::TooLarge {
+                    len: usize::try_from(m.len()).unwrap_or(usize::MAX),
+                },
+            });
+        }
+        Ok(_) => fs::read(&path).map_err(|source| FileError::Io {
+            path: path.clone(),
+            source,
+        })?,
+    };
+    codec::decode(&bytes)
+        .map(Some)
+        .map_err(|fault| FileError::Refused { path, fault })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".snapshot.{}.tmp", std::process::id()));
+    {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    fs::File::open(dir)?.sync_all()
+}

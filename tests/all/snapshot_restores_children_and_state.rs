@@ -1,0 +1,126 @@
+//! `ente up` writes a snapshot at its orderly stop, and `ente up --restore`
+//! brings the graph back: the child an Ente spawned at run time is there
+//! again (its parent does not spawn it twice), an Ente's own state goes on
+//! from where it was (`ente:core/snapshot`), restart counters go on, and
+//! the audit chain records both runs and verifies. A damaged snapshot is
+//! refused whole with its reason, and the graph starts from its seed.
+
+use crate::cards::{Ente, digest_of_guest, seed};
+use crate::support::{Up, ente_in, text};
+use std::path::Path;
+
+const CHILD_ID: &str = "01J0000000000000000000KC01";
+
+fn seed_file(home: &Path) -> std::path::PathBuf {
+    let keeper = Ente::new("keeper", "keeper")
+        .requires_cap(serde_json::json!({"kind": "Spawn"}))
+        .restart(50, 500);
+    let keeper = keeper
+        .clone()
+        .env("SELF", &keeper.id.to_string())
+        .env("CHILD", &digest_of_guest("chatty"))
+        .env("CHILD_ID", CHILD_ID);
+    let crasher = Ente::new("crasher", "hostile_trap")
+        .env("TRAP", "start")
+        .restart(20, 40);
+    let file = home.join("seed.json");
+    let card = seed(&[keeper, crasher]);
+    std::fs::write(&file, serde_json::to_vec(&card).expect("json")).expect("write seed");
+    file
+}
+
+fn crasher_restarts(home: &Path) -> u32 {
+    let snapshot = ente_state::file::read(home)
+        .expect("a readable snapshot")
+        .expect("a snapshot");
+    let crasher = crate::cards::id_of("crasher").to_string();
+    snapshot
+        .entes
+        .iter()
+        .find(|e| e.id == crasher)
+        .map_or(0, |e| e.restarts)
+}
+
+#[test]
+fn a_restored_graph_has_its_spawned_child_its_state_and_its_counters() {
+    let home = tempfile::tempdir().expect("home");
+    let seed = seed_file(home.path());
+
+    // First run: the keeper starts once and spawns its child.
+    let mut up = Up::start(home.path(), &seed);
+    up.wait_for("[keeper] info: start 1");
+    up.wait_for("[keeper] info: spawned the child");
+    up.wait_for("[kept-child]");
+    up.wait_for("crasher: failed");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let all = lines.join("\n");
+    assert!(all.contains("keeper: its state saved (21 bytes)"), "{all}");
+    assert!(all.contains("snapshot written:"), "{all}");
+    let first = crasher_restarts(home.path());
+    assert!(first > 0, "the crasher was restarted:\n{all}");
+
+    // Second run, restored: the count goes on, the child is back without
+    // a second spawn, the crasher's restarts go on from the first run's.
+    let mut up = Up::start_with(home.path(), &seed, &["--restore"]);
+    up.wait_for("restored ");
+    up.wait_for("[keeper] info: restored: 1 starts before");
+    up.wait_for("keeper: its saved state handed back (21 bytes)");
+    up.wait_for("[keeper] info: start 2");
+    up.wait_for("[kept-child]");
+    up.wait_for("crasher: failed");
+    let (code, lines) = up.terminate();
+    let all = lines.join("\n");
+    assert_eq!(code, Some(0), "{all}");
+    assert!(
+        !all.contains("spawned the child"),
+        "the keeper spawned again:\n{all}"
+    );
+    assert!(
+        all.contains("kept-child: spawned"),
+        "the child was not brought back:\n{all}"
+    );
+    assert!(
+        crasher_restarts(home.path()) > first,
+        "restarts did not go on from {first}:\n{all}"
+    );
+
+    // The audit chain holds both runs and the restore, and verifies.
+    let out = ente_in(home.path(), &["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = ente_in(home.path(), &["audit", "tail", "-n", "100000", "--json"]);
+    let tail = text(&out.stdout);
+    let count = |kind: &str| {
+        tail.lines()
+            .filter(|l| l.contains(&format!("\"{kind}\"")))
+            .count()
+    };
+    assert_eq!(count("SnapshotTaken"), 2, "{tail}");
+    assert_eq!(count("Restored"), 1, "{tail}");
+
+    // A flipped byte: refused whole, with its reason; a fresh start.
+    let path = ente_state::file::path(home.path());
+    let mut bytes = std::fs::read(&path).expect("snapshot");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&path, &bytes).expect("damage");
+    let mut up = Up::start_with(home.path(), &seed, &["--restore", "--no-snapshot"]);
+    let refused = up.wait_for("the snapshot is refused");
+    assert!(refused.contains("checksum"), "{refused}");
+    up.wait_for("[keeper] info: start 1");
+    up.wait_for("[keeper] info: spawned the child");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    assert_eq!(
+        std::fs::read(&path).expect("kept"),
+        bytes,
+        "--no-snapshot wrote one"
+    );
+    let out = ente_in(home.path(), &["audit", "tail", "-n", "100000", "--json"]);
+    assert!(text(&out.stdout).contains("RestoreRefused"));
+}
