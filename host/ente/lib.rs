@@ -15,5 +15,6 @@ pub mod pack;
 pub mod pid1;
 pub mod plugin_test;
 pub mod run;
+pub mod snapshot_cli;
 pub mod up;
 pub mod wasm;

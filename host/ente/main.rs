@@ -114,6 +114,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The graph's snapshot: what `ente up --restore` (or the appliance's
+    /// boot) would bring back.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
     /// The content-addressed store under $ENTE_HOME.
     Cas {
         #[command(subcommand)]
@@ -147,6 +153,19 @@ enum AuditCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// What the snapshot holds, read without writing: from $ENTE_HOME (or
+    /// --home), or from a state disk or its image (--disk).
+    Show {
+        #[arg(long, value_name = "DIR", conflicts_with = "disk")]
+        home: Option<PathBuf>,
+        /// A state disk (the appliance's /dev/vda) or an image of one.
+        #[arg(long, value_name = "FILE")]
+        disk: Option<PathBuf>,
     },
 }
 
@@ -222,6 +241,9 @@ fn main() -> ExitCode {
                     json,
                 },
         } => ente::audit::tail(&h.unwrap_or_else(home::home), n, follow, json),
+        Command::Snapshot {
+            command: SnapshotCommand::Show { home: h, disk },
+        } => ente::snapshot_cli::show(&h.unwrap_or_else(home::home), disk.as_deref()),
         Command::Cas {
             command: CasCommand::Compile { digests },
         } => run::compile(&home::home(), &digests),

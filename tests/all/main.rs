@@ -26,6 +26,7 @@ mod native_entes;
 mod pack_denies_ungranted_wasi;
 mod run_plugin_on_a_laptop;
 mod snapshot_restores_children_and_state;
+mod snapshot_show_reads_home_and_disk;
 mod store_refuses_tampered_bytes;
 mod uevents_reach_device_holders;
 mod up_demo_starts_serves_and_stops;

@@ -39,6 +39,8 @@ pub enum DiskError {
     Foreign { found: String },
     #[error("the state disk's label is damaged ({why}): refused, never written")]
     BadLabel { why: String },
+    #[error("the state disk is blank: it holds no ente state yet")]
+    Blank,
     #[error("the state disk holds {len} bytes, fewer than ente needs ({MIN_DISK})")]
     TooSmall { len: u64 },
     #[error("a snapshot of {len} bytes does not fit a slot of {slot} bytes")]
@@ -123,20 +125,38 @@ impl StateDisk {
             };
             return Ok((disk, true));
         }
+        Ok((StateDisk::labelled(dev, &block, len)?, false))
+    }
+
+    /// Open `dev` to read it only (`ente snapshot show --disk`): nothing is
+    /// ever written, and a blank disk is said to be one.
+    pub fn inspect(dev: File) -> Result<StateDisk, DiskError> {
+        let len = device_len(&dev)?;
+        if len < MIN_DISK {
+            return Err(DiskError::TooSmall { len });
+        }
+        let mut block = vec![0u8; BLOCK as usize];
+        dev.read_exact_at(&mut block, 0)?;
+        if block.iter().all(|&b| b == 0) {
+            return Err(DiskError::Blank);
+        }
+        StateDisk::labelled(dev, &block, len)
+    }
+
+    /// A disk whose first block is `block`: ente's label, checked, or a
+    /// refusal.
+    fn labelled(dev: File, block: &[u8], len: u64) -> Result<StateDisk, DiskError> {
         if &block[..8] != LABEL_MAGIC {
             return Err(DiskError::Foreign {
                 found: describe(&block[..16]),
             });
         }
         let label = decode_label(&block[..64], len)?;
-        Ok((
-            StateDisk {
-                dev,
-                label,
-                newest: None,
-            },
-            false,
-        ))
+        Ok(StateDisk {
+            dev,
+            label,
+            newest: None,
+        })
     }
 
     pub fn label(&self) -> Label {
