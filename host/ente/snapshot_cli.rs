@@ -7,6 +7,14 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+/// A line on stdout, its control characters escaped: a snapshot's cards
+/// and ids come from Entes, and a file may have been crafted.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", ente_runtime::host::clean(&format!($($arg)*), 4096))
+    };
+}
+
 /// `ente snapshot show [--home DIR | --disk FILE]`.
 pub fn show(home: &Path, disk: Option<&Path>) -> ExitCode {
     let shown = match disk {
@@ -25,7 +33,7 @@ pub fn show(home: &Path, disk: Option<&Path>) -> ExitCode {
 fn show_home(home: &Path) -> Result<(), String> {
     match file::read(home).map_err(|e| e.to_string())? {
         Some(s) => {
-            println!("{}:", file::path(home).display());
+            say!("{}:", file::path(home).display());
             print_snapshot(&s);
             Ok(())
         }
@@ -43,7 +51,7 @@ fn show_disk(path: &Path) -> Result<(), String> {
     let found = disk
         .read()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    println!(
+    say!(
         "{}: an ente state disk: two slots of {} bytes; a log region of {} bytes at {}",
         path.display(),
         label.slot_len,
@@ -53,17 +61,17 @@ fn show_disk(path: &Path) -> Result<(), String> {
     for slot in 0..2 {
         let fault = found.faults.iter().find(|(s, _)| *s == slot);
         match (fault, &found.newest) {
-            (Some((_, SlotFault::Blank)), _) => println!("  slot {slot}: never written"),
-            (Some((_, fault)), _) => println!("  slot {slot}: nothing to restore: {fault}"),
+            (Some((_, SlotFault::Blank)), _) => say!("  slot {slot}: never written"),
+            (Some((_, fault)), _) => say!("  slot {slot}: nothing to restore: {fault}"),
             (None, Some((g, s, _))) if *s == slot => {
-                println!("  slot {slot}: generation {g}, the newest")
+                say!("  slot {slot}: generation {g}, the newest")
             }
-            (None, _) => println!("  slot {slot}: an older generation, whole"),
+            (None, _) => say!("  slot {slot}: an older generation, whole"),
         }
     }
     match found.newest {
         Some((generation, slot, s)) => {
-            println!("the newest snapshot (generation {generation}, slot {slot}):");
+            say!("the newest snapshot (generation {generation}, slot {slot}):");
             print_snapshot(&s);
             Ok(())
         }
@@ -80,16 +88,16 @@ fn print_snapshot(s: &Snapshot) {
         .map_or("in the future, by this clock".into(), |ms| {
             humantime::format_duration(Duration::from_secs(ms / 1000)).to_string() + " ago"
         });
-    println!("  seed {}, taken {age}", s.seed);
+    say!("  seed {}, taken {age}", s.seed);
     match s.audit {
-        Some(mark) => println!(
+        Some(mark) => say!(
             "  the audit chain's head then: entry {} ({})",
             mark.seq,
             ente_audit::hex(&mark.entry)
         ),
-        None => println!("  no audit chain then"),
+        None => say!("  no audit chain then"),
     }
-    println!("  {} spawned at run time:", s.spawned.len());
+    say!("  {} spawned at run time:", s.spawned.len());
     for sp in &s.spawned {
         let label = serde_json::from_str::<serde_json::Value>(&sp.card)
             .ok()
@@ -101,24 +109,29 @@ fn print_snapshot(s: &Snapshot) {
                 ))
             })
             .unwrap_or_else(|| "(a card that does not read)".into());
-        println!("    {label}, by {}", sp.parent);
+        say!("    {label}, by {}", sp.parent);
     }
-    println!("  {} with counters or state:", s.entes.len());
+    say!("  {} with counters or state:", s.entes.len());
     for e in &s.entes {
         let state = e
             .state
             .as_ref()
             .map_or("no state".into(), |b| format!("{} bytes of state", b.len()));
-        println!(
+        say!(
             "    {}: {} restarts, {} failures in a row, {state}",
-            e.id, e.restarts, e.failures
+            e.id,
+            e.restarts,
+            e.failures
         );
     }
-    println!("  {} leases (recorded, not granted again):", s.leases.len());
+    say!("  {} leases (recorded, not granted again):", s.leases.len());
     for l in &s.leases {
-        println!(
+        say!(
             "    {} -> {} at {}, {} ms left",
-            l.caller, l.endpoint, l.provider, l.ttl_left_ms
+            l.caller,
+            l.endpoint,
+            l.provider,
+            l.ttl_left_ms
         );
     }
 }

@@ -7,8 +7,7 @@ use crate::ChainFault;
 use crate::entry::{Hash, Head, Segment, VERSION, encode, hex};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 pub(crate) fn audit_dir(home: &Path) -> PathBuf {
@@ -27,28 +26,7 @@ pub(crate) fn segment_path(home: &Path, digest: &Hash) -> PathBuf {
     home.join("cas").join(hex(digest))
 }
 
-/// Write `bytes` to `path` atomically, with `mode`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    fs::File::open(dir)?.sync_all()
-}
+pub(crate) use ente_state::file::write_atomic;
 
 /// The home's signing key: made (owner-only) at first use.
 pub(crate) fn signing_key(home: &Path) -> Result<SigningKey, ChainFault> {

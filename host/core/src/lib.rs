@@ -45,7 +45,7 @@ pub use procs::{ExitSink, Proc, Procs};
 pub use runner::{
     Body, Counters, Death, Exports, KillSlot, KillSwitch, Live, Prepared, Runner, Spec, Verdict,
 };
-pub use snapshot::{RestoreError, Restored, take as take_snapshot};
+pub use snapshot::{RestoreError, Restored, STATES_BUDGET, Taken, take as take_snapshot};
 pub use spine::{Durable, Kind, Level, Next, Occurrence, Spine, Subscription};
 pub use state::{Failure, Phase, State};
 pub use table::{Delivery, Record, Table};

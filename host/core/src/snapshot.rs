@@ -36,10 +36,24 @@ pub struct Restored {
     pub counters: usize,
 }
 
+/// What all Entes' saved states may hold together in one snapshot: well
+/// below what a snapshot may hold, so that the cards, counters and leases
+/// are always written, however much the Entes saved.
+pub const STATES_BUDGET: usize = 32 << 20;
+
+/// A snapshot taken, and the Entes whose state it could not keep (the
+/// states budget was spent), by label.
+#[derive(Debug)]
+pub struct Taken {
+    pub snapshot: Snapshot,
+    pub states_left_out: Vec<String>,
+}
+
 /// The snapshot of the graph in `table` (read once it stopped): its
-/// spawned cards in spawn order, each Ente's counters and saved state, the
-/// leases held when the shutdown began, and the audit head given.
-pub fn take(table: &Table, seed: &Card, audit: Option<AuditMark>) -> Snapshot {
+/// spawned cards in spawn order, each Ente's counters and saved state (up
+/// to [`STATES_BUDGET`] in all, in table order), the leases held when the
+/// shutdown began, and the audit head given.
+pub fn take(table: &Table, seed: &Card, audit: Option<AuditMark>) -> Taken {
     // The table is in the order Entes were added: a spawner before what it
     // spawned, so a restore in this order always finds the parent.
     let spawned: Vec<Spawned> = table
@@ -58,10 +72,20 @@ pub fn take(table: &Table, seed: &Card, audit: Option<AuditMark>) -> Snapshot {
         .collect();
     // An Ente that did not reach a save this run (it never started, or
     // failed) keeps the state it was handed.
+    let (mut budget, mut states_left_out) = (STATES_BUDGET, Vec::new());
     let entes = table
         .iter()
         .filter_map(|r| {
-            let state = r.saved.clone().or_else(|| r.restore.clone());
+            let mut state = r.saved.clone().or_else(|| r.restore.clone());
+            if let Some(bytes) = &state {
+                match budget.checked_sub(bytes.len()) {
+                    Some(left) => budget = left,
+                    None => {
+                        states_left_out.push(r.label().to_owned());
+                        state = None;
+                    }
+                }
+            }
             (r.restarts > 0 || r.failures > 0 || state.is_some()).then(|| Saved {
                 id: r.id.to_string(),
                 restarts: r.restarts,
@@ -80,7 +104,7 @@ pub fn take(table: &Table, seed: &Card, audit: Option<AuditMark>) -> Snapshot {
             ttl_left_ms: u64::try_from(left.as_millis()).unwrap_or(u64::MAX),
         })
         .collect();
-    Snapshot {
+    let snapshot = Snapshot {
         seed: seed.id.to_string(),
         taken_ms: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -89,6 +113,10 @@ pub fn take(table: &Table, seed: &Card, audit: Option<AuditMark>) -> Snapshot {
         spawned,
         entes,
         leases,
+    };
+    Taken {
+        snapshot,
+        states_left_out,
     }
 }
 

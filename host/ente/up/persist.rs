@@ -88,7 +88,18 @@ pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
         console::line(&format!("ente up: {e}"));
     }
     let mark = audit.head().map(|(seq, entry)| AuditMark { seq, entry });
-    let snapshot = ente_core::take_snapshot(&handles.read(), seed, mark);
+    let ente_core::Taken {
+        snapshot,
+        states_left_out,
+    } = ente_core::take_snapshot(&handles.read(), seed, mark);
+    if !states_left_out.is_empty() {
+        console::line(&format!(
+            "ente up: the state of {} Entes is not kept: together the Entes saved more than a snapshot keeps ({} bytes): {}",
+            states_left_out.len(),
+            ente_core::STATES_BUDGET,
+            ente_runtime::host::clean(&states_left_out.join(", "), 2048)
+        ));
+    }
     let states = snapshot.entes.iter().filter(|e| e.state.is_some()).count();
     match file::write(home, &snapshot) {
         Ok(bytes) => {

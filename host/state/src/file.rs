@@ -29,7 +29,7 @@ pub fn write(home: &Path, snapshot: &Snapshot) -> Result<usize, FileError> {
         path: path.clone(),
         fault,
     })?;
-    write_atomic(&path, &bytes).map_err(|source| FileError::Io {
+    write_atomic(&path, &bytes, 0o600).map_err(|source| FileError::Io {
         path: path.clone(),
         source,
     })?;
@@ -60,16 +60,23 @@ pub fn read(home: &Path) -> Result<Option<Snapshot>, FileError> {
         .map_err(|fault| FileError::Refused { path, fault })
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Write `bytes` to `path` with `mode`, atomically: a temporary file beside
+/// it, fsync, rename, fsync of the directory. A crash leaves the old file
+/// or the new one, never half of either.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".snapshot.{}.tmp", std::process::id()));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
-            .mode(0o600)
+            .mode(mode)
             .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;

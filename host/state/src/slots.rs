@@ -104,12 +104,7 @@ impl StateDisk {
     /// Open `dev`: a blank disk is labelled (`true`), an
     /// ente disk is checked, anything else refused.
     pub fn open(dev: File) -> Result<(StateDisk, bool), DiskError> {
-        let len = device_len(&dev)?;
-        if len < MIN_DISK {
-            return Err(DiskError::TooSmall { len });
-        }
-        let mut block = vec![0u8; BLOCK as usize];
-        dev.read_exact_at(&mut block, 0)?;
+        let (block, len) = first_block(&dev)?;
         if block.iter().all(|&b| b == 0) {
             let label = geometry(len);
             dev.write_all_at(&encode_label(&label), 0)?;
@@ -131,12 +126,7 @@ impl StateDisk {
     /// Open `dev` to read it only (`ente snapshot show --disk`): nothing is
     /// ever written, and a blank disk is said to be one.
     pub fn inspect(dev: File) -> Result<StateDisk, DiskError> {
-        let len = device_len(&dev)?;
-        if len < MIN_DISK {
-            return Err(DiskError::TooSmall { len });
-        }
-        let mut block = vec![0u8; BLOCK as usize];
-        dev.read_exact_at(&mut block, 0)?;
+        let (block, len) = first_block(&dev)?;
         if block.iter().all(|&b| b == 0) {
             return Err(DiskError::Blank);
         }
@@ -268,6 +258,17 @@ impl StateDisk {
                 .map_err(SlotFault::Snapshot),
         ))
     }
+}
+
+/// The disk's first block and its length, once it is large enough.
+fn first_block(dev: &File) -> Result<(Vec<u8>, u64), DiskError> {
+    let len = device_len(dev)?;
+    if len < MIN_DISK {
+        return Err(DiskError::TooSmall { len });
+    }
+    let mut block = vec![0u8; BLOCK as usize];
+    dev.read_exact_at(&mut block, 0)?;
+    Ok((block, len))
 }
 
 fn device_len(dev: &File) -> io::Result<u64> {
