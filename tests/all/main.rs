@@ -50,4 +50,5 @@ mod hostile_memory_bomb;
 mod hostile_native;
 mod hostile_oversized;
 mod hostile_recursion;
+mod hostile_snapshot_save;
 mod hostile_spawn_loop;

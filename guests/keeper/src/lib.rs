@@ -6,6 +6,10 @@
 //!
 //! Its state is the text `starts=N spawned=B`; `restore` refuses anything
 //! else, and the Ente then starts afresh.
+//!
+//! Its hazards, for the hostile suite: with `SAVE=huge` its `save` returns
+//! 2 MiB (more than an Ente's state may hold), with `SAVE=loop` it never
+//! returns.
 
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/keeping-spawner" });
 
@@ -63,6 +67,13 @@ impl Lifecycle for Keeper {
 
 impl Snapshot for Keeper {
     fn save() -> Vec<u8> {
+        match std::env::var("SAVE").as_deref() {
+            Ok("huge") => return vec![b'x'; 2 << 20],
+            Ok("loop") => loop {
+                std::hint::spin_loop();
+            },
+            _ => {}
+        }
         let k = *kept();
         format!("starts={} spawned={}", k.starts, k.spawned).into_bytes()
     }
