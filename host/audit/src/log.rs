@@ -177,11 +177,6 @@ impl Log {
         let s = self.shared.lock();
         (s.seq > 0).then_some((s.seq, s.prev))
     }
-
-    /// The sequence number of the newest committed entry.
-    pub fn head_seq(&self) -> u64 {
-        self.shared.lock().seq
-    }
 }
 
 impl Drop for Log {
