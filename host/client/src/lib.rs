@@ -86,15 +86,12 @@ impl Client {
     ) -> Result<Vec<u8>, ClientError> {
         let id = self.next;
         self.next += 1;
-        write_frame(
-            &mut self.stream,
-            &Up::Call {
-                id,
-                interface: interface.to_owned(),
-                version,
-                body: body.to_vec(),
-            },
-        )?;
+        self.send(&Up::Call {
+            id,
+            interface: interface.to_owned(),
+            version,
+            body: body.to_vec(),
+        })?;
         match read_frame::<Down>(&mut self.stream)? {
             Down::Reply { id: got, result } if got == id => result.map_err(ClientError::Call),
             Down::Refused { reason } => Err(ClientError::Refused(reason)),
@@ -102,14 +99,24 @@ impl Client {
         }
     }
 
+    /// Write `up`. A host that refuses this process says why and closes
+    /// at once, and the write may then fail (a broken pipe) with the
+    /// refusal already waiting to be read: it is read and returned.
+    fn send(&mut self, up: &Up) -> Result<(), ClientError> {
+        match write_frame(&mut self.stream, up) {
+            Ok(()) => Ok(()),
+            Err(e) => match read_frame::<Down>(&mut self.stream) {
+                Ok(Down::Refused { reason }) => Err(ClientError::Refused(reason)),
+                _ => Err(e.into()),
+            },
+        }
+    }
+
     /// Send sd_notify variables for this program's Legacy Ente.
     pub fn notify(&mut self, vars: &[String]) -> Result<(), ClientError> {
-        write_frame(
-            &mut self.stream,
-            &Up::Notify {
-                vars: vars.to_vec(),
-            },
-        )?;
+        self.send(&Up::Notify {
+            vars: vars.to_vec(),
+        })?;
         match read_frame::<Down>(&mut self.stream)? {
             Down::Reply { id: 0, result } => result.map(|_| ()).map_err(ClientError::Call),
             Down::Refused { reason } => Err(ClientError::Refused(reason)),
@@ -126,7 +133,7 @@ impl Client {
         serving: impl FnOnce(),
         mut handler: impl FnMut(Request) -> Result<Vec<u8>, String>,
     ) -> Result<(), ClientError> {
-        write_frame(&mut self.stream, &Up::Serve)?;
+        self.send(&Up::Serve)?;
         match read_frame::<Down>(&mut self.stream)? {
             Down::Serving => serving(),
             Down::Refused { reason } => return Err(ClientError::Refused(reason)),
