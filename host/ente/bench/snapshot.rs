@@ -55,7 +55,7 @@ pub fn run(
     let raw_path = dir.path().join("raw");
     for _ in 0..ROUNDS {
         let t = Instant::now();
-        bytes = file::write(dir.path(), &snapshot)?;
+        bytes = file::write(dir.path(), &snapshot)?.bytes;
         write.push(t.elapsed());
 
         let t = Instant::now();

@@ -102,9 +102,9 @@ pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
     }
     let states = snapshot.entes.iter().filter(|e| e.state.is_some()).count();
     match file::write(home, &snapshot) {
-        Ok(bytes) => {
+        Ok(file::Written { bytes, digest }) => {
             audit.append(Decision::SnapshotTaken {
-                snapshot: digest(&snapshot),
+                snapshot: ente_audit::hex(&digest),
                 bytes: bytes as u64,
                 spawned: snapshot.spawned.len() as u64,
                 states: states as u64,

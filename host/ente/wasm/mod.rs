@@ -243,18 +243,19 @@ impl Runner for WasmRunner {
             timers: Some(Arc::new(links::TimerLink(self.handles.clone()))),
             process: None,
         };
+        // The Ente's own directory: the Wasm body's preopened root, or the
+        // native program's directory (the shim itself reaches no files).
+        let own_dir = if grants.filesystem {
+            Some(
+                self.runtime
+                    .ente_root(&spec.id.to_string())
+                    .map_err(unbuildable)?,
+            )
+        } else {
+            None
+        };
         let mut ports = ports;
-        if p.native {
-            // The program's own directory; the shim reaches no files.
-            let state_dir = if grants.filesystem {
-                Some(
-                    self.runtime
-                        .ente_root(&spec.id.to_string())
-                        .map_err(unbuildable)?,
-                )
-            } else {
-                None
-            };
+        let root = if p.native {
             ports.process = Some(Arc::new(NativeProcess::new(Parts {
                 ente: spec.id,
                 generation,
@@ -263,17 +264,11 @@ impl Runner for WasmRunner {
                 handles: self.handles.clone(),
                 journal: self.journal.clone(),
                 dropped_lines: spec.counters.journal_dropped.clone(),
-                state_dir,
+                state_dir: own_dir,
             })));
-        }
-        let root = if grants.filesystem && !p.native {
-            Some(
-                self.runtime
-                    .ente_root(&spec.id.to_string())
-                    .map_err(unbuildable)?,
-            )
-        } else {
             None
+        } else {
+            own_dir
         };
         let incarnation = Incarnation {
             argv,

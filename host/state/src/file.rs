@@ -22,8 +22,15 @@ pub fn path(home: &Path) -> PathBuf {
     home.join("snapshot")
 }
 
-/// Replace the home's snapshot with `snapshot`; its size in bytes.
-pub fn write(home: &Path, snapshot: &Snapshot) -> Result<usize, FileError> {
+/// A snapshot written: its size and the blake3 of its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub bytes: usize,
+    pub digest: [u8; 32],
+}
+
+/// Replace the home's snapshot with `snapshot`.
+pub fn write(home: &Path, snapshot: &Snapshot) -> Result<Written, FileError> {
     let path = path(home);
     let bytes = codec::encode(snapshot).map_err(|fault| FileError::Refused {
         path: path.clone(),
@@ -33,7 +40,10 @@ pub fn write(home: &Path, snapshot: &Snapshot) -> Result<usize, FileError> {
         path: path.clone(),
         source,
     })?;
-    Ok(bytes.len())
+    Ok(Written {
+        bytes: bytes.len(),
+        digest: *blake3::hash(&bytes).as_bytes(),
+    })
 }
 
 /// The home's snapshot, checked; `None` when there is none.
