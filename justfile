@@ -187,13 +187,14 @@ image: appliance-deps guests
     # The components the appliance pins, stored and precompiled for the
     # portable engine the appliance runs, by this checkout's compiling build.
     # A native Ente's body is the shim this build of ente pins.
-    digests="$(grep -o '"module_blake3": "[0-9a-f]*"' cards/appliance.json | grep -o '[0-9a-f]\{64\}' | sort -u)
+    # (Every digest in the card: a body's, and a component an Ente spawns.)
+    digests="$(grep -o '[0-9a-f]\{64\}' cards/appliance.json | sort -u)
         $(awk '$1 == "shim" { print $2 }' guests/components.lock)"
     for wasm in target/guests/*.wasm; do
         ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas add "$wasm" > /dev/null
     done
     ENTE_ENGINE=portable ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas compile $digests > /dev/null
-    $tool modules "/lib/modules/$release" "$stage" button evdev virtio_mmio virtio_blk
+    $tool modules "/lib/modules/$release" "$stage" button evdev virtio_mmio virtio_blk virtio_rng
     $tool cpio "$stage" $out/initramfs.cpio
     cp target/$musl/release/bare-init "$bare/init"
     $tool cpio "$bare" $out/bare.cpio
@@ -216,7 +217,8 @@ boot: image
 # judge the console; also boots an invalid seed card and a bare baseline.
 boot-check: image
     target/debug/ente-image boot-check --kernel target/image/vmlinux --initrd target/image/initramfs.cpio \
-        --bare target/image/bare.cpio --invalid-seed /cards/invalid.json --work target/image/check
+        --bare target/image/bare.cpio --invalid-seed /cards/invalid.json --work target/image/check \
+        --ente target/debug/ente
 
 # What CI checks besides the tests.
 lint:

@@ -2,7 +2,7 @@
 //! every authority decision into an entry (`ente-audit`), and the `ente
 //! audit verify` and `ente audit tail` commands.
 
-use ente_audit::{Decision, Entry, Log, store, walk};
+use ente_audit::{Decision, DiskStore, Entry, Log, Store, store, walk};
 use ente_bus::LeaseEvent;
 use ente_core::{Durable, Kind, Occurrence, Phase};
 use std::path::Path;
@@ -137,28 +137,74 @@ pub fn open(home: &Path) -> Result<Arc<Log>, String> {
     Ok(Arc::new(log))
 }
 
-fn key_for(home: &Path, public_key: Option<&str>) -> Result<ente_audit::VerifyingKey, String> {
+/// Where `ente audit verify` and `tail` read a chain: a home, or a state
+/// disk (or its image), opened read-only.
+#[derive(Debug, Clone)]
+pub enum Chain {
+    Home(std::path::PathBuf),
+    Disk(std::path::PathBuf),
+}
+
+impl Chain {
+    pub fn of(home: std::path::PathBuf, disk: Option<std::path::PathBuf>) -> Chain {
+        disk.map_or(Chain::Home(home), Chain::Disk)
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Chain::Home(h) => format!("under {}", h.display()),
+            Chain::Disk(d) => format!("on {}", d.display()),
+        }
+    }
+
+    /// The store, opened now (a disk's records are found as it opens).
+    pub fn open(&self) -> Result<Box<dyn Store>, String> {
+        match self {
+            Chain::Home(h) => Ok(Box::new(ente_audit::Home(h.clone()))),
+            Chain::Disk(path) => {
+                let shown = path.display();
+                let dev = std::fs::File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+                let log = dev.try_clone().map_err(|e| format!("{shown}: {e}"))?;
+                let label = ente_state::slots::StateDisk::inspect(dev)
+                    .map_err(|e| format!("{shown}: {e}"))?
+                    .label();
+                let store = DiskStore::open(log, label.log_at, label.log_len, &shown.to_string())
+                    .map_err(|e| format!("{shown}: {e}"))?;
+                Ok(Box::new(store))
+            }
+        }
+    }
+}
+
+fn key_for(
+    store: &dyn Store,
+    public_key: Option<&str>,
+) -> Result<ente_audit::VerifyingKey, String> {
     match public_key {
         Some(hex) => store::parse_public_key(hex)
             .ok_or_else(|| format!("--public-key {hex}: not 64 hex characters of an ed25519 key")),
-        None => store::stored_public_key(home).map_err(|e| e.to_string()),
+        None => store.public_key().map_err(|e| e.to_string()),
     }
 }
 
 /// `ente audit verify`.
-pub fn verify(home: &Path, public_key: Option<&str>) -> ExitCode {
-    let key = match key_for(home, public_key) {
-        Ok(k) => k,
+pub fn verify(chain: &Chain, public_key: Option<&str>) -> ExitCode {
+    let checked = chain.open().and_then(|store| {
+        let key = key_for(store.as_ref(), public_key)?;
+        Ok((walk(store.as_ref(), &key), key))
+    });
+    let (walked, key) = match checked {
+        Ok(w) => w,
         Err(e) => {
             eprintln!("ente audit verify: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match walk(home, &key) {
+    match walked {
         Ok(w) => {
             println!(
-                "audit chain under {}: verified: {} entries (seq 1..{}) in {} segments, the head signed by {}{}",
-                home.display(),
+                "audit chain {}: verified: {} entries (seq 1..{}) in {} segments, the head signed by {}{}",
+                chain.name(),
                 w.entries.len(),
                 w.head.seq,
                 w.segments,
@@ -175,7 +221,7 @@ pub fn verify(home: &Path, public_key: Option<&str>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(fault) => {
-            eprintln!("audit chain under {}: BROKEN: {fault}", home.display());
+            eprintln!("audit chain {}: BROKEN: {fault}", chain.name());
             ExitCode::FAILURE
         }
     }
@@ -192,8 +238,8 @@ fn show(e: &Entry, json: bool) {
 }
 
 /// `ente audit tail`: the last `n` entries, then (`follow`) new ones.
-pub fn tail(home: &Path, n: usize, follow: bool, json: bool) -> ExitCode {
-    let key = match key_for(home, None) {
+pub fn tail(chain: &Chain, n: usize, follow: bool, json: bool) -> ExitCode {
+    let key = match chain.open().and_then(|store| key_for(store.as_ref(), None)) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("ente audit tail: {e}");
@@ -202,9 +248,17 @@ pub fn tail(home: &Path, n: usize, follow: bool, json: bool) -> ExitCode {
     };
     let mut seen: Option<ente_audit::Head> = None;
     loop {
+        // Opened again each time: a disk's new records are found at open.
+        let store = match chain.open() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ente audit tail: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let read = match &seen {
-            None => walk(home, &key),
-            Some(head) => ente_audit::walk_since(home, &key, head),
+            None => walk(store.as_ref(), &key),
+            Some(head) => ente_audit::walk_since(store.as_ref(), &key, head),
         };
         match read {
             Ok(w) => {
@@ -221,8 +275,8 @@ pub fn tail(home: &Path, n: usize, follow: bool, json: bool) -> ExitCode {
             Err(ente_audit::ChainFault::NoHead) if follow => {}
             Err(fault) => {
                 eprintln!(
-                    "ente audit tail: the chain under {} is broken: {fault}",
-                    home.display()
+                    "ente audit tail: the chain {} is broken: {fault}",
+                    chain.name()
                 );
                 return ExitCode::FAILURE;
             }

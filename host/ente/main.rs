@@ -133,8 +133,12 @@ enum AuditCommand {
     /// first broken link, missing entry, truncated head or bad signature.
     Verify {
         /// The home whose chain to verify (default $ENTE_HOME).
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "disk")]
         home: Option<PathBuf>,
+        /// A state disk (the appliance's /dev/vda) or an image of one,
+        /// read without writing.
+        #[arg(long, value_name = "FILE")]
+        disk: Option<PathBuf>,
         /// The chain's public key (64 hex), held apart from the chain: a
         /// chain rewritten under another key is then told apart.
         #[arg(long, value_name = "HEX")]
@@ -142,8 +146,11 @@ enum AuditCommand {
     },
     /// Print the last entries, and with -f new ones as they come.
     Tail {
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "disk")]
         home: Option<PathBuf>,
+        /// A state disk or an image of one, read without writing.
+        #[arg(long, value_name = "FILE")]
+        disk: Option<PathBuf>,
         /// How many of the last entries.
         #[arg(short = 'n', default_value_t = 20)]
         n: usize,
@@ -229,18 +236,28 @@ fn main() -> ExitCode {
             command:
                 AuditCommand::Verify {
                     home: h,
+                    disk,
                     public_key,
                 },
-        } => ente::audit::verify(&h.unwrap_or_else(home::home), public_key.as_deref()),
+        } => ente::audit::verify(
+            &ente::audit::Chain::of(h.unwrap_or_else(home::home), disk),
+            public_key.as_deref(),
+        ),
         Command::Audit {
             command:
                 AuditCommand::Tail {
                     home: h,
+                    disk,
                     n,
                     follow,
                     json,
                 },
-        } => ente::audit::tail(&h.unwrap_or_else(home::home), n, follow, json),
+        } => ente::audit::tail(
+            &ente::audit::Chain::of(h.unwrap_or_else(home::home), disk),
+            n,
+            follow,
+            json,
+        ),
         Command::Snapshot {
             command: SnapshotCommand::Show { home: h, disk },
         } => ente::snapshot_cli::show(&h.unwrap_or_else(home::home), disk.as_deref()),

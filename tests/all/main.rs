@@ -13,6 +13,7 @@ mod fixture;
 mod support;
 
 mod audit_chain_records_decisions;
+mod audit_verify_reads_a_state_disk;
 mod check_cli;
 mod ente_test_harness;
 mod filesystem_root_is_one_private_directory;

@@ -18,17 +18,18 @@
 //! Nothing is repaired: a chain found broken at [`Log::open`] is left as
 //! it is, and a new chain starts whose first entry records the break.
 
+mod disk;
 mod entry;
 mod log;
 pub mod store;
 mod walk;
 
+pub use disk::{DiskStore, RECORDS_AT};
 pub use ed25519_dalek::VerifyingKey;
 pub use entry::{Decision, Entry, Hash, Head, Segment, VERSION, from_hex, hex};
 pub use log::{Log, MAX_PENDING, WINDOW};
+pub use store::{Home, Store};
 pub use walk::{Walk, walk, walk_since};
-
-use std::path::PathBuf;
 
 /// What is wrong with a chain, naming where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,8 +64,8 @@ pub enum ChainFault {
         "the chain no longer holds entry {seq} as it was read before: it was rewritten or begun again"
     )]
     Diverged { seq: u64 },
-    #[error("the signing key {}: {why}", .path.display())]
-    Key { path: PathBuf, why: String },
+    #[error("the signing key {path}: {why}")]
+    Key { path: String, why: String },
     #[error("cannot write the chain: {why}")]
     Io { why: String },
 }

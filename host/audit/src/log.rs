@@ -2,9 +2,9 @@
 
 use crate::ChainFault;
 use crate::entry::{Decision, Entry, Hash, Head, Segment, VERSION};
-use crate::store::{audit_dir, put_segment, signing_key, write_atomic, write_head};
+use crate::store::{Home, Store, put_segment, write_head};
 use ed25519_dalek::SigningKey;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -16,10 +16,6 @@ pub const WINDOW: Duration = Duration::from_millis(5);
 /// written, more are counted, not kept, and the count is the next commit's
 /// last entry ([`Decision::Lost`]): the entries lost were the newest.
 pub const MAX_PENDING: usize = 1 << 20;
-
-/// The marker that a chain was started under a home: a head missing then
-/// is a fault, not a first start.
-const STARTED: &str = "started";
 
 struct State {
     pending: Vec<(u64, Decision)>,
@@ -35,8 +31,10 @@ struct State {
 }
 
 struct Shared {
-    home: PathBuf,
-    key: SigningKey,
+    store: Box<dyn Store>,
+    /// Made at the first commit when the store holds none: on the
+    /// appliance that waits for the kernel's CSPRNG, and appends do not.
+    key: Mutex<Option<SigningKey>>,
     state: Mutex<State>,
     wake: Condvar,
     done: Condvar,
@@ -51,7 +49,7 @@ pub struct Log {
 impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Log")
-            .field("home", &self.shared.home)
+            .field("store", &self.shared.store)
             .finish_non_exhaustive()
     }
 }
@@ -67,7 +65,7 @@ impl Log {
     /// returned as the fault, and a new chain begins whose first entry
     /// records it.
     pub fn open(home: &Path) -> Result<(Log, Option<ChainFault>), ChainFault> {
-        Self::open_bounded(home, MAX_PENDING)
+        Self::open_in(Box::new(Home(home.to_path_buf())), MAX_PENDING)
     }
 
     /// [`Log::open`], with at most `max_pending` entries waiting.
@@ -75,8 +73,21 @@ impl Log {
         home: &Path,
         max_pending: usize,
     ) -> Result<(Log, Option<ChainFault>), ChainFault> {
-        let key = signing_key(home)?;
-        let started = audit_dir(home).join(STARTED);
+        Self::open_in(Box::new(Home(home.to_path_buf())), max_pending)
+    }
+
+    /// Open the chain kept in `store`, or start one there, with at most
+    /// `max_pending` entries waiting. The whole chain is walked first.
+    pub fn open_in(
+        store: Box<dyn Store>,
+        max_pending: usize,
+    ) -> Result<(Log, Option<ChainFault>), ChainFault> {
+        // A key that cannot be read is a break like any other: the chain
+        // it signed cannot be checked, and a new one begins with a new key.
+        let (key, key_fault) = match store.signing_key() {
+            Ok(key) => (key, None),
+            Err(fault) => (None, Some(fault)),
+        };
         let mut state = State {
             pending: Vec::new(),
             max_pending: max_pending.max(1),
@@ -89,14 +100,26 @@ impl Log {
             stop: false,
             error: None,
         };
-        let found = match crate::walk(home, &key.verifying_key()) {
+        let walked = match (&key, key_fault) {
+            (_, Some(fault)) => Err(fault),
+            (Some(key), None) => crate::walk(store.as_ref(), &key.verifying_key()),
+            (None, None) => match store.head() {
+                Ok(None) => Err(ChainFault::NoHead),
+                Ok(Some(_)) => Err(ChainFault::Key {
+                    path: store.place(),
+                    why: "missing, but a head is there: the chain cannot be checked".into(),
+                }),
+                Err(fault) => Err(fault),
+            },
+        };
+        let found = match walked {
             Ok(w) => {
                 state.seq = w.head.seq;
                 state.prev = w.head.entry;
                 state.segment = Some(w.head.segment);
                 None
             }
-            Err(ChainFault::NoHead) if !started.exists() => None,
+            Err(ChainFault::NoHead) if !store.started() => None,
             Err(ChainFault::NoHead) => Some(ChainFault::HeadMissing),
             Err(fault) => Some(fault),
         };
@@ -109,10 +132,12 @@ impl Log {
             ));
             state.appended = 1;
         }
-        write_atomic(&started, b"", 0o644).map_err(|e| ChainFault::Io { why: e.to_string() })?;
+        store
+            .mark_started()
+            .map_err(|e| ChainFault::Io { why: e.to_string() })?;
         let shared = Arc::new(Shared {
-            home: home.to_path_buf(),
-            key,
+            store,
+            key: Mutex::new(key),
             state: Mutex::new(state),
             wake: Condvar::new(),
             done: Condvar::new(),
@@ -131,6 +156,11 @@ impl Log {
             },
             found,
         ))
+    }
+
+    /// Where the chain is kept, for messages.
+    pub fn place(&self) -> String {
+        self.shared.store.place()
     }
 
     /// Add `decision` to the next commit. Never waits on a disk.
@@ -195,6 +225,24 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The signing key; made and kept the first time it is wanted.
+    fn key(&self) -> std::io::Result<SigningKey> {
+        let mut key = self.key.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = &*key {
+            return Ok(k.clone());
+        }
+        let made = self
+            .store
+            .seed()
+            .map_err(|e| std::io::Error::other(format!("no randomness for a new key: {e}")))
+            .map(|seed| SigningKey::from_bytes(&seed))?;
+        self.store
+            .keep_key(&made)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        *key = Some(made.clone());
+        Ok(made)
+    }
+
     fn run(&self) {
         loop {
             let (batch, mut seq, mut prev, segment) = {
@@ -234,27 +282,27 @@ impl Shared {
                 prev = e.hash();
                 entries.push(e);
             }
-            let written = put_segment(
-                &self.home,
-                &Segment {
-                    version: VERSION,
-                    prev_segment: segment,
-                    entries,
-                },
-            )
-            .and_then(|digest| {
+            let written = self.key().and_then(|key| {
+                let digest = put_segment(
+                    self.store.as_ref(),
+                    &Segment {
+                        version: VERSION,
+                        prev_segment: segment,
+                        entries,
+                    },
+                )?;
                 write_head(
-                    &self.home,
+                    self.store.as_ref(),
                     &Head {
                         version: VERSION,
                         seq,
                         entry: prev,
                         segment: digest,
-                        key: *self.key.verifying_key().as_bytes(),
+                        key: *key.verifying_key().as_bytes(),
                     },
-                    &self.key,
-                )
-                .map(|()| digest)
+                    &key,
+                )?;
+                Ok(digest)
             });
             let mut s = self.lock();
             match written {

@@ -2,9 +2,8 @@
 
 use crate::ChainFault;
 use crate::entry::{Decision, Entry, Hash, Head};
-use crate::store::{get_segment, read_head};
+use crate::store::{Store, get_segment, read_head};
 use ed25519_dalek::VerifyingKey;
-use std::path::Path;
 
 /// A whole chain, checked.
 #[derive(Debug, Clone)]
@@ -25,23 +24,27 @@ impl Walk {
     }
 }
 
-/// Check the chain under `home` against `key`: the head's signature, every
+/// Check the chain in `store` against `key`: the head's signature, every
 /// segment against its digest, every entry's link and sequence number, down
 /// to entry 1. The first fault found, from the newest end, is returned.
-pub fn walk(home: &Path, key: &VerifyingKey) -> Result<Walk, ChainFault> {
-    walk_back(home, key, None)
+pub fn walk(store: &dyn Store, key: &VerifyingKey) -> Result<Walk, ChainFault> {
+    walk_back(store, key, None)
 }
 
 /// The entries committed after `seen`, a head read before: the walk stops
 /// at `seen`'s segment and checks that the new entries link to its entry,
 /// so following a chain costs what is new, not the whole chain. A chain
 /// that no longer holds `seen` is a fault ([`ChainFault::Diverged`]).
-pub fn walk_since(home: &Path, key: &VerifyingKey, seen: &Head) -> Result<Walk, ChainFault> {
-    walk_back(home, key, Some(seen))
+pub fn walk_since(store: &dyn Store, key: &VerifyingKey, seen: &Head) -> Result<Walk, ChainFault> {
+    walk_back(store, key, Some(seen))
 }
 
-fn walk_back(home: &Path, key: &VerifyingKey, seen: Option<&Head>) -> Result<Walk, ChainFault> {
-    let head = read_head(home, key)?;
+fn walk_back(
+    store: &dyn Store,
+    key: &VerifyingKey,
+    seen: Option<&Head>,
+) -> Result<Walk, ChainFault> {
+    let head = read_head(store, key)?;
     if let Some(seen) = seen
         && (head.seq < seen.seq || (head.seq == seen.seq && head.entry != seen.entry))
     {
@@ -64,7 +67,7 @@ fn walk_back(home: &Path, key: &VerifyingKey, seen: Option<&Head>) -> Result<Wal
                 segments,
             });
         }
-        let segment = get_segment(home, &d, want_seq + 1)?;
+        let segment = get_segment(store, &d, want_seq + 1)?;
         segments += 1;
         for e in segment.entries.into_iter().rev() {
             if e.seq != want_seq {

@@ -3,10 +3,22 @@
 //! replaced head, a chain rewritten under a new key) is found and named,
 //! and reopening records the break in a new chain instead of repairing.
 
-use ente_audit::{ChainFault, Decision, Log, store, walk};
+use ente_audit::{ChainFault, Decision, Home, Log, Walk, store};
 use proptest::prelude::*;
 use std::path::Path;
 use std::time::Duration;
+
+fn walk(home: &Path, key: &ente_audit::VerifyingKey) -> Result<Walk, ChainFault> {
+    ente_audit::walk(&Home(home.to_path_buf()), key)
+}
+
+fn walk_since(
+    home: &Path,
+    key: &ente_audit::VerifyingKey,
+    seen: &ente_audit::Head,
+) -> Result<Walk, ChainFault> {
+    ente_audit::walk_since(&Home(home.to_path_buf()), key, seen)
+}
 
 fn decision(n: u64) -> Decision {
     Decision::LeaseGranted {
@@ -41,7 +53,7 @@ fn segments(home: &Path) -> Vec<std::path::PathBuf> {
     let mut d = Some(w.head.segment);
     while let Some(digest) = d {
         let path = home.join("cas").join(ente_audit::hex(&digest));
-        let seg = store::get_segment(home, &digest, 0).expect("segment");
+        let seg = store::get_segment(&Home(home.to_path_buf()), &digest, 0).expect("segment");
         d = seg.prev_segment;
         out.push(path);
     }
@@ -193,11 +205,11 @@ fn following_a_chain_reads_only_what_is_new_and_finds_a_rewritten_one() {
     chain(home.path(), 12);
     let k = key(home.path());
     let seen = walk(home.path(), &k).expect("walk").head;
-    let none = ente_audit::walk_since(home.path(), &k, &seen).expect("nothing new");
+    let none = walk_since(home.path(), &k, &seen).expect("nothing new");
     assert!(none.entries.is_empty());
     assert_eq!(none.segments, 0);
     chain_again(home.path(), 7);
-    let new = ente_audit::walk_since(home.path(), &k, &seen).expect("new entries");
+    let new = walk_since(home.path(), &k, &seen).expect("new entries");
     let seqs: Vec<u64> = new.entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (13..=19).collect::<Vec<_>>());
     assert_eq!(new.entries[0].prev, seen.entry, "linked to what was seen");
@@ -208,7 +220,7 @@ fn following_a_chain_reads_only_what_is_new_and_finds_a_rewritten_one() {
     std::fs::remove_file(store::head_path(home.path())).expect("rm head");
     std::fs::remove_file(home.path().join("audit").join("started")).expect("rm marker");
     chain(home.path(), 20);
-    let err = ente_audit::walk_since(home.path(), &k, &seen).expect_err("diverged");
+    let err = walk_since(home.path(), &k, &seen).expect_err("diverged");
     assert_eq!(err, ChainFault::Diverged { seq: 12 });
 }
 

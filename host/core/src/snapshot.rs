@@ -24,6 +24,8 @@ pub enum RestoreError {
         parent: String,
         why: String,
     },
+    #[error("the spawned cards do not fit the graph: {why}")]
+    Graph { why: String },
     #[error("the state of `{id}`: {why}")]
     Ente { id: String, why: String },
 }
@@ -138,6 +140,7 @@ impl Core {
                 seed: self.seed.id.to_string(),
             });
         }
+        let before = self.spawned.len();
         for (index, s) in snapshot.spawned.iter().enumerate() {
             let card = ente_card::parse(s.card.as_bytes(), std::path::Path::new("snapshot"))
                 .map_err(|e| RestoreError::Card {
@@ -149,7 +152,7 @@ impl Core {
                 why: format!("its parent `{}` is not an Ente id", s.parent),
             })?;
             let label = card.label.clone();
-            self.spawn(parent, card)
+            self.respawn(parent, card)
                 .map_err(|why| RestoreError::Spawn {
                     index,
                     label,
@@ -157,6 +160,9 @@ impl Core {
                     why,
                 })?;
         }
+        // The graph's checks, once for every card restored.
+        self.check_spawned_from(before)
+            .map_err(|why| RestoreError::Graph { why })?;
         let (mut states, mut counters) = (0, 0);
         {
             let mut t = self.write();

@@ -47,7 +47,7 @@ pub fn run(
 
     let key = ente_audit::store::stored_public_key(dir.path())?;
     let t = Instant::now();
-    let w = walk(dir.path(), &key)?;
+    let w = walk(&ente_audit::Home(dir.path().to_path_buf()), &key)?;
     let verify_rate = w.entries.len() as f64 / t.elapsed().as_secs_f64();
     println!(
         "{:<26} {ente_rate:>10.0}/s {raw_rate:>10.0}/s {:>7.2}  (committed with group commit, against encoding and one fsync; an append takes {append_ns:.0} ns of its caller; goal at least 100000/s)",

@@ -1,7 +1,10 @@
 //! Snapshots in `just bench`: writing and reading back the snapshot of a
 //! 1,000-Ente graph (1,000 spawned cards, each Ente's counters and 1 KiB
 //! of its own state) to the dev-mode file, against writing and reading the
-//! same number of bytes with one fsync (the raw cost of keeping them).
+//! same number of bytes with one fsync (the raw cost of keeping them);
+//! and restoring such a graph through the core's spawn path (every card
+//! checked against the live graph, as a spawn is), against parsing its
+//! cards alone.
 
 use ente_state::{Saved, Snapshot, Spawned, file};
 use std::io::Write;
@@ -107,6 +110,116 @@ pub fn run(
     results.insert(
         "snapshot_read".into(),
         serde_json::json!({"ms": ms(r), "raw_ms": ms(rr), "ratio": (r.as_secs_f64() / rr.as_secs_f64() * 1000.0).round() / 1000.0, "bytes": bytes, "entes": ENTES}),
+    );
+    restore(results)
+}
+
+/// Parents that spawned the graph's Entes, a hundred each.
+const PARENTS: usize = 10;
+
+/// The seed of the restore bench: parents that hold Spawn.
+fn restore_seed() -> serde_json::Value {
+    use crate::graph::id;
+    let parents: Vec<serde_json::Value> = (0..PARENTS)
+        .map(|p| {
+            serde_json::json!({
+                "id": id(1 + p as u128).to_string(), "lineage": id(0).to_string(),
+                "label": format!("parent-{p}"), "provides": [],
+                "requires": [{"kind": "Journal"}, {"kind": "Spawn"}], "soma": {},
+                "payload": {"kind": "Virtual"}, "supervision": {"kind": "OneShot"}
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "id": id(0).to_string(), "label": "bench",
+        "provides": [{"kind": "Journal"}, {"kind": "Spawn"}], "soma": {},
+        "payload": {"kind": "Virtual"}, "supervision": {"kind": "OneShot"},
+        "genesis": parents
+    })
+}
+
+/// What the restore bench's graph left: 1,000 Entes spawned by the
+/// parents, each with counters and 1 KiB of state.
+fn restore_snapshot() -> Snapshot {
+    use crate::graph::id;
+    let child = |n: usize| id(1000 + n as u128);
+    let parent = |n: usize| id(1 + (n % PARENTS) as u128);
+    Snapshot {
+        seed: id(0).to_string(),
+        taken_ms: 0,
+        audit: None,
+        spawned: (0..ENTES)
+            .map(|n| Spawned {
+                parent: parent(n).to_string(),
+                card: serde_json::json!({
+                    "schema_version": 1, "id": child(n).to_string(),
+                    "lineage": parent(n).to_string(), "label": format!("child-{n}"),
+                    "provides": [], "requires": [{"kind": "Journal"}], "soma": {},
+                    "payload": {"kind": "Wasm", "module_blake3": "ab".repeat(32), "entry": "ente:core/lifecycle"},
+                    "supervision": {"kind": "Restart", "initial_ms": 100, "max_ms": 10000}
+                })
+                .to_string(),
+            })
+            .collect(),
+        entes: (0..ENTES)
+            .map(|n| Saved {
+                id: child(n).to_string(),
+                restarts: n as u32,
+                failures: 0,
+                state: Some(vec![n as u8; 1024]),
+            })
+            .collect(),
+        leases: Vec::new(),
+    }
+}
+
+/// `snapshot_restore`: the snapshot brought back into a core that has not
+/// run (each round a new core, built outside the time measured).
+fn restore(
+    results: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    const RESTORES: usize = 5;
+    let home = tempfile::tempdir()?;
+    let seed = ente_card::from_value(&restore_seed()).map_err(|f| format!("{f:?}"))?;
+    let snapshot = restore_snapshot();
+    let config = ente_core::Config {
+        children: 128,
+        ..ente_core::Config::default()
+    };
+    let (mut restore, mut parse) = (Vec::new(), Vec::new());
+    for _ in 0..RESTORES {
+        let (mut core, _handles) = ente::host::build(
+            home.path(),
+            std::path::Path::new("bench.json"),
+            seed.clone(),
+            config.clone(),
+            ente_runtime::Profile::Native,
+        )?;
+        let t = Instant::now();
+        let restored = core.restore(&snapshot)?;
+        restore.push(t.elapsed());
+        if restored.spawned != ENTES || restored.states != ENTES {
+            return Err("the restore brought back less than the snapshot held".into());
+        }
+        let t = Instant::now();
+        for s in &snapshot.spawned {
+            ente_card::parse(s.card.as_bytes(), std::path::Path::new("snapshot"))
+                .map_err(|e| e.to_string())?;
+        }
+        parse.push(t.elapsed());
+    }
+    let (r, p) = (median(restore), median(parse));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "{:<26} {:>9.2}ms {:>9.2}ms {:>7.2}  ({ENTES} spawned Entes under {PARENTS} parents, each checked as a spawn, with counters and state; against parsing their cards)",
+        "snapshot_restore",
+        ms(r),
+        ms(p),
+        r.as_secs_f64() / p.as_secs_f64()
+    );
+    results.insert(
+        "snapshot_restore".into(),
+        serde_json::json!({"ms": ms(r), "raw_ms": ms(p), "ratio": (r.as_secs_f64() / p.as_secs_f64() * 1000.0).round() / 1000.0, "entes": ENTES}),
     );
     Ok(())
 }

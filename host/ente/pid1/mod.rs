@@ -7,6 +7,7 @@
 mod devices;
 mod entropy;
 mod signals;
+mod state;
 
 use crate::up::Status;
 use devices::Devices;
@@ -76,8 +77,7 @@ fn kernel_log() -> Result<(), kmsg::KmsgError> {
     Ok(())
 }
 
-fn seed_path() -> PathBuf {
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+fn seed_path(cmdline: &str) -> PathBuf {
     cmdline
         .split_whitespace()
         .find_map(|w| w.strip_prefix("ente.seed="))
@@ -112,8 +112,9 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
         }
     }
     let devices = Devices::start();
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
 
-    let seed = seed_path();
+    let seed = seed_path(&cmdline);
     let card = match ente_card::load(&seed) {
         Ok(card) => card,
         Err(e) => {
@@ -125,6 +126,9 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
     if let Err(e) = surface::set_hostname(&card.label) {
         alarm!("{e}");
     }
+    // Found while the runtime opens; joined before the graph starts. Not
+    // before the seed loads: a boot that powers off at once writes nothing.
+    let state = state::open_async(state::Wanted::from_cmdline(&cmdline));
     // Native Entes start with the graph: they need /run (the native bus),
     // /tmp and cgroup2 with its controllers before it, not after it settled.
     let native = card.walk().any(|c| {
@@ -139,16 +143,18 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
 
     let status = Arc::new(Status::new(false).with_clock(monotonic_ms));
     let native_host = Arc::new(crate::native::NativeHost::new(Default::default()));
-    let built = crate::host::build_with(
-        Path::new(HOME),
-        &seed,
-        card,
-        appliance_config(),
-        ente_runtime::Profile::Portable,
-        native_host.clone(),
-        None,
-    );
-    let (core, handles) = match built {
+    let build = || {
+        crate::host::build_with(
+            Path::new(HOME),
+            &seed,
+            card.clone(),
+            appliance_config(),
+            ente_runtime::Profile::Portable,
+            native_host.clone(),
+            None,
+        )
+    };
+    let (mut core, mut handles) = match build() {
         Ok(built) => built,
         Err(message) => {
             alarm!("the graph cannot start:\n{message}");
@@ -156,6 +162,35 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
             return Finish::PowerOff;
         }
     };
+    let kept = state.and_then(|t| t.join().ok().flatten());
+    if let Some(k) = &kept {
+        if let Some((generation, slot, snapshot)) = &k.newest {
+            let place = format!("{} slot {slot} (generation {generation})", k.path.display());
+            if let Err(why) =
+                crate::up::persist::restore_snapshot(&mut core, snapshot, &place, &k.audit)
+            {
+                alarm!(
+                    "the snapshot is refused, nothing of it is restored, and the graph starts from its seed: {why}"
+                );
+                k.audit.append(ente_audit::Decision::RestoreRefused { why });
+                // The half-restored core is dropped whole.
+                drop(core);
+                (core, handles) = match build() {
+                    Ok(built) => built,
+                    Err(message) => {
+                        alarm!("the graph cannot start:\n{message}");
+                        say!("powering off");
+                        return Finish::PowerOff;
+                    }
+                };
+            }
+        } else {
+            say!("no snapshot on the state disk: the graph starts from its seed");
+        }
+        handles
+            .spine
+            .attach(Box::new(crate::audit::AuditConsumer(k.audit.clone())));
+    }
     status.note("runtime open");
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -176,6 +211,7 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
             status,
             devices,
             t_init,
+            Kept { state: kept, card },
         ))
     }));
     let how = served.unwrap_or_else(|_| {
@@ -199,6 +235,13 @@ fn appliance_config() -> ente_core::Config {
     }
 }
 
+/// What PID 1 keeps at the power-off: the state disk, and the seed card
+/// the snapshot is of.
+struct Kept {
+    state: Option<state::Kept>,
+    card: ente_card::Card,
+}
+
 /// The loop of the core, fed by PID 1's sources: signals, reaped children,
 /// uevents and the power key.
 async fn serve(
@@ -208,6 +251,7 @@ async fn serve(
     status: Arc<Status>,
     devices: Devices,
     t_init: u64,
+    mut kept: Kept,
 ) -> Finish {
     let inbox = handles.inbox.clone();
     let signals = match Signals::watch() {
@@ -256,6 +300,9 @@ async fn serve(
     // Native trees still being taken down, and the native bus's hold on
     // the spine, end before the spine's last events are shown.
     native.shutdown();
+    if let Some(state) = kept.state.as_mut() {
+        state::save(state, &handles, &kept.card);
+    }
     drop(handles);
     let _ = tokio::time::timeout(Duration::from_millis(200), shown).await;
     match ending {

@@ -2,7 +2,7 @@
 //! it in order on Ctrl-C or SIGTERM. A front end of the core: it feeds the
 //! loop signals and shows the spine.
 
-mod persist;
+pub(crate) mod persist;
 pub mod status;
 
 use crate::host::{self, HostOptions};

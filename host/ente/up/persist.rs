@@ -21,25 +21,41 @@ pub fn restore(core: &mut Core, home: &Path, audit: &Log) -> Result<bool, String
         return Ok(false);
     };
     check_chain(home, &snapshot);
+    restore_snapshot(
+        core,
+        &snapshot,
+        &file::path(home).display().to_string(),
+        audit,
+    )?;
+    Ok(true)
+}
+
+/// `snapshot`, read from `place`, restored into `core` (which has not
+/// run), and the restore recorded. On an error `core` must be dropped.
+pub(crate) fn restore_snapshot(
+    core: &mut Core,
+    snapshot: &Snapshot,
+    place: &str,
+    audit: &Log,
+) -> Result<(), String> {
     let restored = core
-        .restore(&snapshot)
-        .map_err(|e| format!("{}: {e}", file::path(home).display()))?;
+        .restore(snapshot)
+        .map_err(|e| format!("{place}: {e}"))?;
     audit.append(Decision::Restored {
-        snapshot: digest(&snapshot),
+        snapshot: digest(snapshot),
         taken_ms: snapshot.taken_ms,
         spawned: restored.spawned as u64,
         states: restored.states as u64,
     });
     console::line(&format!(
-        "restored {} (taken {} ago): {} spawned Entes, the counters of {}, the state of {}; {} leases not granted again (the mediator decides anew)",
-        file::path(home).display(),
+        "restored {place} (taken {} ago): {} spawned Entes, the counters of {}, the state of {}; {} leases not granted again (the mediator decides anew)",
         age(snapshot.taken_ms),
         restored.spawned,
         restored.counters,
         restored.states,
         snapshot.leases.len()
     ));
-    Ok(true)
+    Ok(())
 }
 
 /// Say it when the audit chain no longer holds the entry the snapshot
@@ -48,7 +64,7 @@ fn check_chain(home: &Path, snapshot: &Snapshot) {
     let Some(mark) = snapshot.audit else { return };
     let held = ente_audit::store::stored_public_key(home)
         .ok()
-        .and_then(|key| ente_audit::walk(home, &key).ok())
+        .and_then(|key| ente_audit::walk(&ente_audit::Home(home.to_path_buf()), &key).ok())
         .is_some_and(|w| {
             w.entries
                 .iter()
@@ -84,8 +100,26 @@ fn digest(snapshot: &Snapshot) -> String {
 
 /// Write the stopped graph's snapshot under `home`.
 pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
+    let place = file::path(home).display().to_string();
+    save(handles, seed, audit, &place, |snapshot| {
+        file::write(home, snapshot)
+            .map(|w| (w.bytes, w.digest))
+            .map_err(|e| e.to_string())
+    });
+}
+
+/// Take the stopped graph's snapshot and hand it to `put`, which writes
+/// it to `place` and says how many bytes and their digest; the write is
+/// recorded in the chain. Said on the console either way.
+pub(crate) fn save(
+    handles: &Handles,
+    seed: &Card,
+    audit: &Log,
+    place: &str,
+    put: impl FnOnce(&Snapshot) -> Result<(usize, [u8; 32]), String>,
+) {
     if let Err(e) = audit.flush(std::time::Duration::from_secs(2)) {
-        console::line(&format!("ente up: {e}"));
+        console::line(&format!("ente: {e}"));
     }
     let mark = audit.head().map(|(seq, entry)| AuditMark { seq, entry });
     let ente_core::Taken {
@@ -94,15 +128,15 @@ pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
     } = ente_core::take_snapshot(&handles.read(), seed, mark);
     if !states_left_out.is_empty() {
         console::line(&format!(
-            "ente up: the state of {} Entes is not kept: together the Entes saved more than a snapshot keeps ({} bytes): {}",
+            "ente: the state of {} Entes is not kept: together the Entes saved more than a snapshot keeps ({} bytes): {}",
             states_left_out.len(),
             ente_core::STATES_BUDGET,
             ente_runtime::host::clean(&states_left_out.join(", "), 2048)
         ));
     }
     let states = snapshot.entes.iter().filter(|e| e.state.is_some()).count();
-    match file::write(home, &snapshot) {
-        Ok(file::Written { bytes, digest }) => {
+    match put(&snapshot) {
+        Ok((bytes, digest)) => {
             audit.append(Decision::SnapshotTaken {
                 snapshot: ente_audit::hex(&digest),
                 bytes: bytes as u64,
@@ -110,13 +144,14 @@ pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
                 states: states as u64,
             });
             console::line(&format!(
-                "snapshot written: {} ({bytes} bytes: {} spawned Entes, {} with counters, {states} states, {} leases); `ente up --restore` brings it back",
-                file::path(home).display(),
+                "snapshot written: {place} ({bytes} bytes: {} spawned Entes, {} with counters, {states} states, {} leases)",
                 snapshot.spawned.len(),
                 snapshot.entes.len(),
                 snapshot.leases.len()
             ));
         }
-        Err(e) => console::line(&format!("ente up: the snapshot was not written: {e}")),
+        Err(e) => console::line(&format!(
+            "ente: the snapshot was not written to {place}: {e}"
+        )),
     }
 }

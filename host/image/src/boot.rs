@@ -68,6 +68,10 @@ impl Machine {
             ));
             c.args(["-device", "virtio-blk-device,drive=state"]);
         }
+        // The host's entropy: the guest's CRNG is seeded once coldplug
+        // loads virtio_rng, not after seconds of emulated jitter (the
+        // appliance's audit key waits for it at the first boot).
+        c.args(["-device", "virtio-rng-device"]);
         if let Some(sock) = &self.monitor {
             c.arg("-monitor")
                 .arg(format!("unix:{},server,nowait", sock.display()));
@@ -161,6 +165,16 @@ impl Run {
                 return Err("QEMU did not exit: the machine never powered off".into());
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Pull the plug: QEMU killed outright, whatever the guest was doing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while let Ok(line) = self.lines.try_recv() {
+            println!("  | {line}");
+            self.transcript.push(line);
         }
     }
 

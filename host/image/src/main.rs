@@ -6,7 +6,10 @@
 //! - `vmlinux BZIMAGE OUT`: the uncompressed kernel;
 //! - `boot ...`: boot the appliance on this terminal (`just boot`);
 //! - `boot-check ...`: boot, power the machine off with the power key, and
-//!   judge the console.
+//!   judge the console; then boot the same state disk again, and cut its
+//!   power in the middle of a snapshot write (`survive`).
+
+mod survive;
 
 use clap::{Parser, Subcommand};
 use ente_image::{boot, clock, cpio, kernel};
@@ -63,6 +66,10 @@ enum Cmd {
         /// Where the state disk and the monitor socket go.
         #[arg(long)]
         work: PathBuf,
+        /// The host's `ente`, to verify the state disk's audit chain and
+        /// read its snapshot from outside the guest.
+        #[arg(long)]
+        ente: PathBuf,
     },
 }
 
@@ -101,7 +108,8 @@ fn main() -> ExitCode {
             bare,
             invalid_seed,
             work,
-        } => boot_check(kernel, initrd, bare, invalid_seed, work),
+            ente,
+        } => boot_check(kernel, initrd, bare, invalid_seed, work, ente),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -205,6 +213,7 @@ fn boot_check(
     bare: PathBuf,
     invalid_seed: String,
     work: PathBuf,
+    ente: PathBuf,
 ) -> Result<(), String> {
     boot::without_huge_pages()?;
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
@@ -235,6 +244,15 @@ fn boot_check(
             appliance(&kernel, &initrd, &append, &disk, &sock)
         })?);
     }
+    // The last boot's disk, booted again, and cut.
+    let survived = survive::check(&survive::Setup {
+        kernel: &kernel,
+        initrd: &initrd,
+        append: &append,
+        disk: &disk,
+        sock: &sock,
+        ente: &ente,
+    })?;
     with_retries("invalid seed", || {
         invalid(&kernel, &initrd, &append, &disk, &invalid_seed)
     })?;
@@ -259,6 +277,11 @@ fn boot_check(
         );
     }
     println!("  power key to power-off (guest):    {key_to_off:.0} ms");
+    let counts: Vec<String> = survived.entries.iter().map(u64::to_string).collect();
+    println!(
+        "  state disk: restored after a power cycle and after a power cut; audit entries verified on the host after boots 1, 2 and 4: {}",
+        counts.join(", ")
+    );
     println!(
         "  whole run (wall):                  {} ms",
         wall.as_millis()

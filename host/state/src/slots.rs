@@ -153,6 +153,11 @@ impl StateDisk {
         self.label
     }
 
+    /// The device again, for what keeps the log region (the audit chain).
+    pub fn device(&self) -> io::Result<File> {
+        self.dev.try_clone()
+    }
+
     /// Read both slots: the newest valid snapshot, and what is wrong with
     /// the other.
     pub fn read(&mut self) -> Result<Found, DiskError> {
@@ -193,9 +198,19 @@ impl StateDisk {
     pub fn write_paced(
         &mut self,
         snapshot: &Snapshot,
-        mut pace: impl FnMut(u64),
+        pace: impl FnMut(u64),
     ) -> Result<u64, DiskError> {
         let payload = codec::encode(snapshot).map_err(DiskError::Encode)?;
+        self.write_encoded(&payload, pace)
+    }
+
+    /// [`StateDisk::write_paced`] of a snapshot already encoded (by
+    /// [`codec::encode`]: a slot holds what it gives).
+    pub fn write_encoded(
+        &mut self,
+        payload: &[u8],
+        mut pace: impl FnMut(u64),
+    ) -> Result<u64, DiskError> {
         let room = self.label.slot_len - SLOT_HEADER;
         if payload.len() as u64 > room {
             return Err(DiskError::TooLargeForSlot {
@@ -223,7 +238,7 @@ impl StateDisk {
         }
         self.dev.sync_data()?;
         self.dev
-            .write_all_at(&slot_header(generation, &payload), at)?;
+            .write_all_at(&slot_header(generation, payload), at)?;
         self.dev.sync_data()?;
         self.newest = Some((generation, slot));
         Ok(generation)

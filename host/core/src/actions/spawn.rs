@@ -97,6 +97,26 @@ impl Core {
     }
 
     pub(crate) fn spawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
+        self.admit(by, &card)?;
+        self.check_spawn(by, &card)?;
+        Ok(self.insert_spawned(by, card))
+    }
+
+    /// [`Core::spawn`] of a restore: the caller's checks now, the graph's
+    /// once for every card restored ([`Core::check_spawned_from`]), so
+    /// that a restore costs one walk of the graph, not one per card.
+    pub(crate) fn respawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
+        self.admit(by, &card)?;
+        // Checked again with the graph; here, so that no record is replaced.
+        if let Some(taken) = card.walk().find(|c| self.read().get(c.id).is_some()) {
+            return Err(format!("id {}: already an Ente of this graph", taken.id));
+        }
+        Ok(self.insert_spawned(by, card))
+    }
+
+    /// The caller's side of a spawn: it holds Spawn, the card is of its
+    /// lineage, and the limits allow it.
+    fn admit(&self, by: Ulid, card: &Card) -> Result<(), String> {
         if self.shutdown.is_some() {
             return Err("the host is stopping".into());
         }
@@ -170,7 +190,11 @@ impl Core {
                 ));
             }
         }
-        self.check_spawn(by, &card)?;
+        Ok(())
+    }
+
+    /// Put a checked card into the table, below its caller; its id.
+    fn insert_spawned(&mut self, by: Ulid, card: Card) -> Ulid {
         let id = card.id;
         let added = self.insert_tree(&card, Some(by), true);
         self.link_deps(&added);
@@ -191,7 +215,33 @@ impl Core {
         for a in added {
             self.start_if_ready(a);
         }
-        Ok(id)
+        id
+    }
+
+    /// The graph's checks of every card spawned from the `from`th on,
+    /// against the whole graph: what [`Core::check_spawn`] does for one.
+    pub(crate) fn check_spawned_from(&self, from: usize) -> Result<(), String> {
+        let mut graph = Graph::new(&self.seed);
+        let mut first = None;
+        for (n, (parent, c)) in self.spawned.iter().enumerate() {
+            let p = graph
+                .find(*parent)
+                .ok_or_else(|| format!("`{}`: its parent {parent} is not in the graph", c.label))?;
+            let node = graph.adopt(p, c);
+            if n == from {
+                first = Some(node);
+            }
+        }
+        let Some(first) = first else { return Ok(()) };
+        let faults = graph.check_from(first);
+        if faults.is_empty() {
+            return Ok(());
+        }
+        Err(faults
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "))
     }
 
     /// The card's place in the live graph, checked by the same rules as the
