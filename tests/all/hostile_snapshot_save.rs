@@ -83,3 +83,42 @@ fn a_hostile_save_or_restore_is_an_event_and_the_rest_is_kept() {
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }
+
+#[test]
+fn a_hostile_save_asked_for_while_running_is_an_event_and_the_graph_goes_on() {
+    let home = tempfile::tempdir().expect("home");
+    let seed_card = seed(&[
+        keeper("plain", "01J0000000000000000000KC01", "plain"),
+        keeper("huge", "01J0000000000000000000KC02", "huge"),
+        keeper("looper", "01J0000000000000000000KC03", "loop"),
+    ]);
+    let seed_path = home.path().join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&seed_card).expect("json")).expect("seed");
+    let mut up = Up::start_with(home.path(), &seed_path, &["--call-deadline", "1s"]);
+    up.wait_for("graph settled");
+    let mark = up.mark();
+    up.signal(nix::sys::signal::Signal::SIGUSR1);
+    up.wait_after(mark, "a snapshot asked for (SIGUSR1): 3 Entes");
+    up.wait_after(mark, "plain: its state saved (21 bytes)");
+    up.wait_after(
+        mark,
+        "huge: its state NOT saved: snapshot.save returned 2097152 bytes",
+    );
+    // Ended at the call deadline: a death, and its supervision restarts it.
+    up.wait_after(mark, "looper: its state NOT saved: snapshot.save broke:");
+    up.wait_after(mark, "the snapshot's states are in");
+    up.wait_after(mark, "snapshot written:");
+    // It starts again (a fresh body: what it had not saved is gone).
+    up.wait_after(mark, "looper: backing off: restart 1");
+    up.wait_after(mark, "looper: ready");
+    let snapshot = file::read(home.path()).expect("readable").expect("written");
+    let plain = crate::cards::id_of("plain").to_string();
+    assert!(
+        snapshot
+            .entes
+            .iter()
+            .any(|e| e.id == plain && e.state.as_deref() == Some(&b"starts=1 spawned=true"[..]))
+    );
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+}

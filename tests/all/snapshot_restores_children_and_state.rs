@@ -3,7 +3,9 @@
 //! again (its parent does not spawn it twice), an Ente's own state goes on
 //! from where it was (`ente:core/snapshot`), restart counters go on, and
 //! the audit chain records both runs and verifies. A damaged snapshot is
-//! refused whole with its reason, and the graph starts from its seed.
+//! refused whole with its reason, and the graph starts from its seed. A
+//! snapshot asked for on SIGUSR1, while the graph runs, survives the host
+//! killed outright.
 
 use crate::cards::{Ente, digest_of_guest, seed};
 use crate::support::{Up, ente_in, text};
@@ -123,4 +125,46 @@ fn a_restored_graph_has_its_spawned_child_its_state_and_its_counters() {
     );
     let out = ente_in(home.path(), &["audit", "tail", "-n", "100000", "--json"]);
     assert!(text(&out.stdout).contains("RestoreRefused"));
+}
+
+#[test]
+fn a_snapshot_asked_for_while_running_survives_the_host_killed() {
+    let home = tempfile::tempdir().expect("home");
+    let seed = seed_file(home.path());
+    let mut up = Up::start(home.path(), &seed);
+    up.wait_for("[keeper] info: start 1");
+    up.wait_for("[keeper] info: spawned the child");
+    up.wait_for("[kept-child]");
+    up.wait_for("crasher: failed");
+    assert!(
+        !ente_state::file::path(home.path()).exists(),
+        "no snapshot before it is asked for"
+    );
+    let mark = up.mark();
+    up.signal(nix::sys::signal::Signal::SIGUSR1);
+    up.wait_after(
+        mark,
+        "a snapshot asked for (SIGUSR1): 1 Entes that keep state",
+    );
+    up.wait_after(mark, "keeper: its state saved (21 bytes)");
+    up.wait_after(mark, "the snapshot's states are in");
+    up.wait_after(mark, "snapshot written:");
+    // The host is then killed: no orderly stop.
+    drop(up);
+    let kept = ente_state::file::read(home.path())
+        .expect("readable")
+        .expect("the snapshot asked for");
+    assert_eq!(kept.spawned.len(), 1, "the child's card is in it");
+
+    let mut up = Up::start_with(home.path(), &seed, &["--restore", "--no-snapshot"]);
+    up.wait_for("restored ");
+    up.wait_for("[keeper] info: restored: 1 starts before");
+    up.wait_for("[keeper] info: start 2");
+    up.wait_for("[kept-child]");
+    let (code, lines) = up.terminate();
+    let all = lines.join("\n");
+    assert_eq!(code, Some(0), "{all}");
+    assert!(!all.contains("spawned the child"), "spawned again:\n{all}");
+    let out = ente_in(home.path(), &["audit", "verify"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

@@ -167,8 +167,12 @@ impl Up {
 
 impl Up {
     pub fn signal_term(&self) {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("pid"));
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("kill");
+        nix::sys::signal::kill(pid, signal).expect("kill");
     }
 
     /// Wait (up to `limit`) for the process to end.

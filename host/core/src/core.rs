@@ -66,6 +66,8 @@ pub struct Core {
     pub(crate) plans: Vec<Plan>,
     /// Set once a stop of everything began: how the loop will end.
     pub(crate) shutdown: Option<Ending>,
+    /// A snapshot on request, while its states are gathered.
+    pub(crate) saving: Option<crate::actions::Saving>,
     pub(crate) ending: Option<Ending>,
 }
 
@@ -119,6 +121,7 @@ impl Core {
             settled: false,
             plans: Vec::new(),
             shutdown: None,
+            saving: None,
             ending: None,
         };
         let added = core.insert_tree(&seed, None, false);
@@ -209,6 +212,7 @@ impl Core {
                     self.timers
                         .set(later(self.config.purge_every), Due::PurgeLeases);
                 }
+                Due::SnapshotDeadline => self.saving_due(),
             }
         }
     }
@@ -234,6 +238,11 @@ impl Core {
                 saved,
             } => self.on_stopped(ente, generation, fault, saved),
             Done::Delivered { ente } => self.on_delivered(ente),
+            Done::Saved {
+                ente,
+                generation,
+                saved,
+            } => self.on_saved(ente, generation, saved),
             Done::Decided {
                 parent,
                 child,
@@ -278,6 +287,16 @@ impl Core {
         let (name, ending) = match signal {
             Signal::Stop(name) => (name, Ending::Stopped),
             Signal::Reboot => ("SIGRTMIN+5 (reboot)", Ending::Reboot),
+            Signal::Snapshot(name) => {
+                self.h.spine.emit(
+                    None,
+                    Kind::Signal {
+                        name: name.to_owned(),
+                    },
+                );
+                self.begin_saving(name);
+                return;
+            }
         };
         self.h.spine.emit(
             None,

@@ -18,6 +18,9 @@ pub enum Signal {
     Stop(&'static str),
     /// SIGRTMIN+5: stop everything, then reboot.
     Reboot,
+    /// SIGUSR1: take a snapshot now, the graph running on
+    /// ([`crate::Kind::SnapshotReady`] says when the states are in).
+    Snapshot(&'static str),
 }
 
 /// How the loop ended.
@@ -84,6 +87,13 @@ pub enum Done {
     },
     /// A delivery (uevent, wake-up) was handed over, or could not be.
     Delivered { ente: Ulid },
+    /// What an Ente's `snapshot.save` returned for a snapshot on request
+    /// (`None`: it keeps no state), or why nothing was kept.
+    Saved {
+        ente: Ulid,
+        generation: u64,
+        saved: Option<Result<Vec<u8>, String>>,
+    },
     /// A parent answered for its `Delegate` child.
     Decided {
         parent: Ulid,

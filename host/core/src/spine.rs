@@ -127,8 +127,21 @@ pub enum Kind {
         why: String,
     },
     ShutdownDone,
-    /// An Ente's `snapshot.save` at a shutdown: the bytes kept, or why
-    /// none were.
+    /// A snapshot was asked for while the graph runs (SIGUSR1): `entes`
+    /// that keep state are asked to save it.
+    SnapshotAsked {
+        by: String,
+        entes: usize,
+    },
+    /// The states of a snapshot on request are in: the front end takes it
+    /// now. `late`: the Entes that did not answer within the call deadline
+    /// (the snapshot holds the state each saved last).
+    SnapshotReady {
+        by: String,
+        late: Vec<String>,
+    },
+    /// An Ente's `snapshot.save` (at a shutdown, or on request): the bytes
+    /// kept, or why none were.
     StateSaved {
         saved: Result<usize, String>,
     },

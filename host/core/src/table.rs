@@ -22,6 +22,8 @@ pub enum Delivery {
         child: Ulid,
         cause: crate::Cause,
     },
+    /// Ask it to `save` its state for a snapshot on request.
+    Save,
 }
 
 /// One Ente.

@@ -24,6 +24,8 @@ pub enum Due {
         token: u64,
     },
     PurgeLeases,
+    /// The answers of a snapshot on request are no longer waited for.
+    SnapshotDeadline,
 }
 
 type Key = (Instant, u64);

@@ -211,7 +211,10 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
             status,
             devices,
             t_init,
-            Kept { state: kept, card },
+            Kept {
+                state: kept.map(|k| Arc::new(std::sync::Mutex::new(k))),
+                card,
+            },
         ))
     }));
     let how = served.unwrap_or_else(|_| {
@@ -238,7 +241,7 @@ fn appliance_config() -> ente_core::Config {
 /// What PID 1 keeps at the power-off: the state disk, and the seed card
 /// the snapshot is of.
 struct Kept {
-    state: Option<state::Kept>,
+    state: Option<Arc<std::sync::Mutex<state::Kept>>>,
     card: ente_card::Card,
 }
 
@@ -251,7 +254,7 @@ async fn serve(
     status: Arc<Status>,
     devices: Devices,
     t_init: u64,
-    mut kept: Kept,
+    kept: Kept,
 ) -> Finish {
     let inbox = handles.inbox.clone();
     let signals = match Signals::watch() {
@@ -266,6 +269,17 @@ async fn serve(
         alarm!("cannot release the signals held during boot: {e}");
     }
     tokio::spawn(signals.forward(inbox.clone()));
+    // A snapshot on request (SIGUSR1), written once its states are in.
+    let on_request = kept.state.clone().map(|state| {
+        let card = kept.card.clone();
+        tokio::spawn(crate::up::persist::on_request(
+            handles.clone(),
+            move |handles| {
+                let mut k = state.lock().unwrap_or_else(|p| p.into_inner());
+                state::save(&mut k, handles, &card);
+            },
+        ))
+    });
     let mut events = handles.spine.subscribe();
     let shown = tokio::spawn(async move {
         let mut devices = Some(devices);
@@ -300,8 +314,12 @@ async fn serve(
     // Native trees still being taken down, and the native bus's hold on
     // the spine, end before the spine's last events are shown.
     native.shutdown();
-    if let Some(state) = kept.state.as_mut() {
-        state::save(state, &handles, &kept.card);
+    if let Some(task) = on_request {
+        task.abort();
+    }
+    if let Some(state) = &kept.state {
+        let mut k = state.lock().unwrap_or_else(|p| p.into_inner());
+        state::save(&mut k, &handles, &kept.card);
     }
     drop(handles);
     let _ = tokio::time::timeout(Duration::from_millis(200), shown).await;
@@ -318,6 +336,7 @@ struct Signals {
     int: tokio::signal::unix::Signal,
     pwr: tokio::signal::unix::Signal,
     reboot: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -333,6 +352,7 @@ impl Signals {
                 SignalKind::from_raw(nix::libc::SIGRTMIN() + 5),
                 "SIGRTMIN+5",
             )?,
+            usr1: watch(SignalKind::user_defined1(), "SIGUSR1")?,
         })
     }
 
@@ -352,6 +372,7 @@ impl Signals {
                 _ = self.int.recv() => Event::Signal(Signal::Stop("SIGINT")),
                 _ = self.pwr.recv() => Event::Signal(Signal::Stop("SIGPWR")),
                 _ = self.reboot.recv() => Event::Signal(Signal::Reboot),
+                _ = self.usr1.recv() => Event::Signal(Signal::Snapshot("SIGUSR1")),
             };
             if inbox.send(event).await.is_err() {
                 return;

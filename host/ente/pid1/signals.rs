@@ -2,8 +2,8 @@
 
 use nix::libc;
 
-/// SIGCHLD, SIGTERM, SIGINT, SIGPWR and SIGRTMIN+5 (reboot): what the event
-/// loop watches.
+/// SIGCHLD, SIGTERM, SIGINT, SIGPWR, SIGUSR1 (a snapshot) and SIGRTMIN+5
+/// (reboot): what the event loop watches.
 fn set() -> std::io::Result<libc::sigset_t> {
     let mut set = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: `sigemptyset` initialises the set it is given; it is read only
@@ -19,6 +19,7 @@ fn set() -> std::io::Result<libc::sigset_t> {
         libc::SIGTERM,
         libc::SIGINT,
         libc::SIGPWR,
+        libc::SIGUSR1,
         libc::SIGRTMIN() + 5,
     ] {
         // SAFETY: `set` is an initialised signal set and `sig` a valid signal.

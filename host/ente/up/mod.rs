@@ -123,6 +123,23 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
             tokio::spawn(async move { status.follow(events).await })
         };
         tokio::spawn(signals.forward(handles.inbox.clone()));
+        // A snapshot on request (SIGUSR1): written once the core says the
+        // states are in. One write at a time: the stop's waits for it.
+        let writing = Arc::new(std::sync::Mutex::new(()));
+        let mut on_request = None;
+        if !keep.no_snapshot {
+            let (handles, card, home, audit, writing) = (
+                handles.clone(),
+                card.clone(),
+                home.to_path_buf(),
+                audit.clone(),
+                writing.clone(),
+            );
+            on_request = Some(tokio::spawn(persist::on_request(handles, move |handles| {
+                let _one = writing.lock().unwrap_or_else(|p| p.into_inner());
+                persist::write(handles, &card, &home, &audit);
+            })));
+        }
         let drawing = {
             let (status, handles) = (status.clone(), handles.clone());
             tokio::spawn(async move {
@@ -135,7 +152,12 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
         };
         core.run().await;
         native.shutdown();
+        // Its hold on the spine ends, so that the last events are shown.
+        if let Some(task) = on_request {
+            task.abort();
+        }
         if !keep.no_snapshot {
+            let _one = writing.lock().unwrap_or_else(|p| p.into_inner());
             persist::write(&handles, &card, home, &audit);
         }
         if let Err(e) = audit.flush(Duration::from_secs(2)) {
@@ -150,11 +172,13 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
     })
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM; and SIGCHLD, on which every exited child
-/// is reaped (native Entes' processes, and orphans of their trees).
+/// SIGINT (Ctrl-C) and SIGTERM; SIGUSR1, a snapshot now; and SIGCHLD, on
+/// which every exited child is reaped (native Entes' processes, and
+/// orphans of their trees).
 struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
     chld: tokio::signal::unix::Signal,
 }
 
@@ -164,6 +188,7 @@ impl Signals {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            usr1: signal(SignalKind::user_defined1())?,
             chld: signal(SignalKind::child())?,
         })
     }
@@ -171,9 +196,10 @@ impl Signals {
     /// Hand each signal to the core, for as long as it runs.
     async fn forward(mut self, inbox: tokio::sync::mpsc::Sender<Event>) {
         loop {
-            let name = tokio::select! {
-                _ = self.int.recv() => "SIGINT",
-                _ = self.term.recv() => "SIGTERM",
+            let signal = tokio::select! {
+                _ = self.int.recv() => Signal::Stop("SIGINT"),
+                _ = self.term.recv() => Signal::Stop("SIGTERM"),
+                _ = self.usr1.recv() => Signal::Snapshot("SIGUSR1"),
                 _ = self.chld.recv() => {
                     for r in ente_kernel::reaper::reap_all() {
                         if inbox.send(Event::Reaped(r)).await.is_err() {
@@ -183,7 +209,7 @@ impl Signals {
                     continue;
                 }
             };
-            if inbox.send(Event::Signal(Signal::Stop(name))).await.is_err() {
+            if inbox.send(Event::Signal(signal)).await.is_err() {
                 return;
             }
         }

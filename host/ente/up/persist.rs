@@ -98,7 +98,28 @@ fn digest(snapshot: &Snapshot) -> String {
         .unwrap_or_default()
 }
 
-/// Write the stopped graph's snapshot under `home`.
+/// Call `write` (on a blocking thread) each time the core says the states
+/// of a snapshot on request are in, for as long as the spine runs.
+pub(crate) async fn on_request(handles: Handles, write: impl Fn(&Handles) + Send + Sync + 'static) {
+    let write = std::sync::Arc::new(write);
+    let mut events = handles.spine.subscribe();
+    loop {
+        match events.next().await {
+            ente_core::Next::Event(e) => {
+                if matches!(e.kind, ente_core::Kind::SnapshotReady { .. }) {
+                    let (write, handles) = (write.clone(), handles.clone());
+                    let _ = tokio::task::spawn_blocking(move || write(&handles)).await;
+                }
+            }
+            // Fallen behind, a request may be lost with what was missed;
+            // SIGUSR1 again asks again.
+            ente_core::Next::Missed(_) => {}
+            ente_core::Next::Closed => return,
+        }
+    }
+}
+
+/// Write the graph's snapshot under `home` (stopped, or on request).
 pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
     let place = file::path(home).display().to_string();
     save(handles, seed, audit, &place, |snapshot| {

@@ -134,6 +134,18 @@ impl Status {
                 format!("{why}: stopping every Ente, children first, in reverse start order")
             }
             Kind::ShutdownDone => "every Ente stopped".to_owned(),
+            Kind::SnapshotAsked { by, entes } => {
+                format!(
+                    "a snapshot asked for ({by}): {entes} Entes that keep state asked to save it"
+                )
+            }
+            Kind::SnapshotReady { late, .. } if late.is_empty() => {
+                "the snapshot's states are in".to_owned()
+            }
+            Kind::SnapshotReady { late, .. } => format!(
+                "the snapshot's states are in, but for {} (no answer within the call deadline: their last state is kept)",
+                late.join(", ")
+            ),
             Kind::StateSaved { saved: Ok(n) } => format!("{label}: its state saved ({n} bytes)"),
             Kind::StateSaved { saved: Err(why) } => {
                 format!("{label}: its state NOT saved: {why}")

@@ -14,7 +14,10 @@
 //! 3. a third boot, with a slowed snapshot writer, is killed in the middle
 //!    of writing generation 3;
 //! 4. a fourth boot restores generation 2 (the keeper's start 3 again,
-//!    not 4), its chain verifies in the guest and on the host.
+//!    not 4), its chain verifies in the guest and on the host;
+//! 5. a byte of the chain's first segment is flipped on the image: the
+//!    fifth boot says the chain is broken, goes on, and begins a new chain
+//!    that records the break (the host's verify says so too).
 
 use crate::{Failure, with_retries};
 use ente_image::boot;
@@ -112,9 +115,46 @@ pub fn check(s: &Setup) -> Result<Survived, String> {
     if n4 <= n4_guest {
         return Err(format!("the last boot added nothing to the chain ({n4})"));
     }
+
+    tamper(s.disk)?;
+    with_retries("the boot after tampering", || {
+        println!("== the appliance, a byte of its audit chain changed");
+        let mut run = start(s, "")?;
+        run.wait_for("audit chain on /dev/vda is broken:")?;
+        run.wait_for("ente: graph ready")?;
+        power_off(&mut run, s, "snapshot generation 4 on the state disk")?;
+        Ok(())
+    })?;
+    let out = ente(s, &["audit", "verify", "--disk"])?;
+    println!("  host: {}", out.trim());
+    if !out.contains("began after the previous one was found broken") {
+        return Err(format!("the new chain does not record the break: {out}"));
+    }
     Ok(Survived {
         entries: vec![n1, n2, n4],
     })
+}
+
+/// Flip a byte of the entries of the chain's first segment on the image.
+fn tamper(disk: &Path) -> Result<(), String> {
+    use std::os::unix::fs::FileExt;
+    let shown = disk.display();
+    let dev = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(disk)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let label = ente_state::slots::StateDisk::inspect(dev.try_clone().map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{shown}: {e}"))?
+        .label();
+    // Past the first record's 64-byte header, inside its entries.
+    let at = label.log_at + ente_audit::RECORDS_AT + 64 + 16;
+    let mut b = [0u8; 1];
+    dev.read_exact_at(&mut b, at)
+        .and_then(|()| dev.write_all_at(&[b[0] ^ 0x20], at))
+        .map_err(|e| format!("{shown}: {e}"))?;
+    println!("  host: flipped the byte at {at} of {shown} (the chain's first segment)");
+    Ok(())
 }
 
 fn start(s: &Setup, extra: &str) -> Result<boot::Run, Failure> {

@@ -58,11 +58,11 @@ impl Core {
             }
             // A wake-up is never dropped: the body counts it pending until it
             // is delivered, and has at most 64.
-            if r.deliveries.len() >= cap && !matches!(d, Delivery::Wake(_)) {
+            if r.deliveries.len() >= cap && !matches!(d, Delivery::Wake(_) | Delivery::Save) {
                 r.dropped += 1;
                 let what = match d {
                     Delivery::Uevent(_) => "uevent",
-                    Delivery::Wake(_) => "wake-up",
+                    Delivery::Wake(_) | Delivery::Save => "wake-up",
                     Delivery::ChildExit { .. } => "child exit",
                 };
                 self.h.spine.emit(
@@ -107,6 +107,7 @@ impl Core {
                     let _ = bus.enter(id, |b| b.0.on_timer(token));
                     delivered
                 }
+                Delivery::Save => Core::save_job(&bus, id, generation),
                 Delivery::ChildExit { child, cause } => {
                     let verdict = match bus.enter(id, |b| b.0.on_child_exit(child, &cause)) {
                         Ok(Ok(v)) => Ok(v),

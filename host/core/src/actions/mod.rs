@@ -4,6 +4,8 @@
 
 mod deliver;
 pub use deliver::device_class;
+mod save;
+pub(crate) use save::Saving;
 mod spawn;
 mod start;
 mod stop;
