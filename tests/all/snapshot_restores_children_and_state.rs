@@ -168,3 +168,52 @@ fn a_snapshot_asked_for_while_running_survives_the_host_killed() {
     let out = ente_in(home.path(), &["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// A snapshot whose spawned card passes its parent's checks but not the
+/// graph's (a Virtual card whose child asks for what it lacks) is refused
+/// before anything of it enters the table: the child never starts, not
+/// even for a moment, though its parent being Virtual would let it. (Its
+/// component, `diary`, would make its directory and write in it at once.)
+#[test]
+fn a_snapshot_card_the_graph_refuses_never_starts() {
+    let home = tempfile::tempdir().expect("home");
+    let seed = seed_file(home.path());
+    let keeper = crate::cards::id_of("keeper").to_string();
+    let group = "01J0000000000000000000GR01";
+    let sneaky = serde_json::json!({
+        "id": group, "lineage": keeper, "label": "group",
+        "provides": [], "requires": [{"kind": "Journal"}], "soma": {},
+        "payload": {"kind": "Virtual"}, "supervision": {"kind": "OneShot"},
+        "genesis": [{
+            "id": "01J0000000000000000000GR02", "lineage": group, "label": "sneaky",
+            "provides": [], "requires": [{"kind": "Journal"}, {"kind": "FilesystemRoot"}, {"kind": "Spawn"}], "soma": {},
+            "payload": {"kind": "Wasm", "module_blake3": digest_of_guest("diary"), "entry": "ente:core/lifecycle"},
+            "supervision": {"kind": "OneShot"}
+        }]
+    });
+    let snapshot = ente_state::Snapshot {
+        seed: crate::cards::ROOT.into(),
+        taken_ms: 1,
+        spawned: vec![ente_state::Spawned {
+            parent: keeper,
+            card: sneaky.to_string(),
+        }],
+        ..ente_state::Snapshot::default()
+    };
+    ente_state::file::write(home.path(), &snapshot).expect("write");
+    let mut up = Up::start_with(home.path(), &seed, &["--restore", "--no-snapshot"]);
+    let refused = up.wait_for("the snapshot is refused");
+    assert!(refused.contains("do not fit the graph"), "{refused}");
+    up.wait_for("[keeper] info: start 1");
+    up.wait_for("[kept-child]");
+    let (code, lines) = up.terminate();
+    let all = lines.join("\n");
+    assert_eq!(code, Some(0), "{all}");
+    let ran: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("sneaky") && !l.contains("the snapshot is refused"))
+        .collect();
+    assert!(ran.is_empty(), "the refused card's Ente was there:\n{all}");
+    let its_dir = home.path().join("state").join("01J0000000000000000000GR02");
+    assert!(!its_dir.exists(), "the refused Ente was incarnated");
+}

@@ -45,6 +45,9 @@ const RECORD_HEADER: u64 = 64;
 pub const RECORDS_AT: u64 = 3 * BLOCK;
 /// How long a new key waits for the kernel's CSPRNG without blocking.
 const SEED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+/// The largest segment a record holds: a group commit's batch is far
+/// smaller, and a length read from a disk is never trusted past it.
+pub const MAX_SEGMENT: u64 = 16 << 20;
 /// What one damaged record's search for the next reads at a time.
 const SEARCH_CHUNK: usize = 1 << 20;
 
@@ -108,23 +111,60 @@ impl DiskStore {
         };
         let mut inner = Inner::default();
         let mut head_end = RECORDS_AT;
+        let mut blank = None;
         for slot in 0..2 {
             match store.read_head_slot(slot)? {
-                HeadSlot::Blank => {}
+                HeadSlot::Blank => blank = Some(slot),
                 HeadSlot::Damaged => inner.damaged = Some(slot),
                 HeadSlot::Whole {
                     generation, end, ..
                 } => {
-                    head_end = head_end.max(end.min(len));
+                    head_end = head_end.max(end);
                     if inner.newest.is_none_or(|(g, _)| generation > g) {
                         inner.newest = Some((generation, slot));
                     }
                 }
             }
         }
+        // Past its second head both slots hold one for good: a blank slot
+        // beside a later generation was erased (the newest head with it).
+        if let (Some(slot), Some((generation, _))) = (blank, inner.newest)
+            && generation >= 2
+        {
+            inner.damaged = Some(slot);
+        }
         store.scan(&mut inner, head_end)?;
+        // A cut loses at most the segment written before its head: records
+        // past where the newest head says the records end are each a
+        // child of a head's segment, never of one another. One that links
+        // to another past the head means the head is older than the log
+        // (rolled back).
+        if let Some((_, slot)) = inner.newest
+            && inner.damaged.is_none()
+            && let HeadSlot::Whole { end, .. } = store.read_head_slot(slot)?
+            && store.chained_past(&inner, end)
+        {
+            inner.damaged = Some(slot);
+        }
         *store.lock() = inner;
         Ok(store)
+    }
+
+    /// Whether a record past `end` is the child of another record past it.
+    fn chained_past(&self, inner: &Inner, end: u64) -> bool {
+        let past: HashMap<&Hash, &(u64, u64)> = inner
+            .index
+            .iter()
+            .filter(|(_, (off, _))| *off > end)
+            .collect();
+        past.values().any(|&&(off, len)| {
+            let mut bytes = vec![0u8; len as usize];
+            self.read_at(&mut bytes, off).is_ok()
+                && postcard::from_bytes::<crate::entry::Segment>(&bytes)
+                    .ok()
+                    .and_then(|s| s.prev_segment)
+                    .is_some_and(|prev| past.contains_key(&prev))
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -156,13 +196,9 @@ impl DiskStore {
             }
             // Damaged (or erased) before where the head says the records
             // end: the next whole record is searched for.
-            match self.search(off + 8, head_end)? {
-                Some(next) => off = next,
-                None => {
-                    off = head_end;
-                    break;
-                }
-            }
+            // Not found before it: the scan goes on from there (a segment
+            // whose head a cut kept from the disk may lie at it).
+            off = self.search(off + 8, head_end)?.unwrap_or(head_end);
         }
         inner.end = off.max(head_end);
         Ok(())
@@ -177,7 +213,7 @@ impl DiskStore {
             return None;
         }
         let len = u64::from(u32::from_le_bytes(array(&header[8..12])));
-        if off + RECORD_HEADER + len > self.len {
+        if len > MAX_SEGMENT || off + RECORD_HEADER + len > self.len {
             return None;
         }
         Some((array(&header[16..48]), len))
@@ -223,6 +259,10 @@ impl DiskStore {
         }
         let bytes = &buf[HEAD_HEADER..HEAD_HEADER + len];
         if head_digest(generation, end, bytes) != buf[32..64] {
+            return Ok(HeadSlot::Damaged);
+        }
+        // Where the records end: within the region, where a record may be.
+        if end < RECORDS_AT || end > self.len || !end.is_multiple_of(8) || generation == u64::MAX {
             return Ok(HeadSlot::Damaged);
         }
         Ok(HeadSlot::Whole {
@@ -375,9 +415,10 @@ impl Store for DiskStore {
         }
         let mut inner = self.lock();
         // A damaged slot is written first: the whole one is kept.
+        // (A generation of u64::MAX is refused as damaged when read.)
         let (generation, slot) = match (inner.damaged, inner.newest) {
-            (Some(d), newest) => (newest.map_or(1, |(g, _)| g + 1), d),
-            (None, Some((g, s))) => (g + 1, 1 - s),
+            (Some(d), newest) => (newest.map_or(1, |(g, _)| g.saturating_add(1)), d),
+            (None, Some((g, s))) => (g.saturating_add(1), 1 - s),
             (None, None) => (1, 0),
         };
         let mut buf = [0u8; HEAD_SLOT];
@@ -408,7 +449,7 @@ impl Store for DiskStore {
         }
         let len = bytes.len() as u64;
         let off = inner.end;
-        if len > u64::from(u32::MAX) || off + RECORD_HEADER + len > self.len {
+        if len > MAX_SEGMENT || off + RECORD_HEADER + len > self.len {
             return Err(io::Error::other(format!(
                 "the audit log region of {} is full: a segment of {len} bytes does not fit after {off} of {} bytes",
                 self.name, self.len
@@ -429,8 +470,12 @@ impl Store for DiskStore {
         Ok(())
     }
 
+    /// Marked in the key block, or evident from records on the disk: a
+    /// region whose key block and heads were wiped is a broken chain, not
+    /// a new one.
     fn started(&self) -> bool {
-        matches!(self.key_block(), Ok(Some(KeyBlock { started: true, .. })))
+        !self.lock().index.is_empty()
+            || matches!(self.key_block(), Ok(Some(KeyBlock { started: true, .. })))
     }
 
     fn mark_started(&self) -> io::Result<()> {

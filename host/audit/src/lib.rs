@@ -16,13 +16,16 @@
 //!   names the sequence number of the first fault it finds.
 //!
 //! Nothing is repaired: a chain found broken at [`Log::open`] is left as
-//! it is, and a new chain starts whose first entry records the break.
+//! it is, and a new chain starts whose first entry records the break. (On
+//! a state disk the new chain's heads take the head slots, and a damaged
+//! key block is replaced by a new key: what the break entry names is what
+//! is kept of them.)
 
 mod disk;
 mod entry;
 mod log;
 pub mod store;
-mod walk;
+pub mod walk;
 
 pub use disk::{DiskStore, RECORDS_AT};
 pub use ed25519_dalek::VerifyingKey;

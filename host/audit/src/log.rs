@@ -27,6 +27,10 @@ struct State {
     prev: Hash,
     segment: Option<Hash>,
     stop: bool,
+    /// The writer returned.
+    exited: bool,
+    /// The store says a chain was started here.
+    marked: bool,
     error: Option<String>,
 }
 
@@ -98,11 +102,13 @@ impl Log {
             prev: [0; 32],
             segment: None,
             stop: false,
+            exited: false,
+            marked: false,
             error: None,
         };
         let walked = match (&key, key_fault) {
             (_, Some(fault)) => Err(fault),
-            (Some(key), None) => crate::walk(store.as_ref(), &key.verifying_key()),
+            (Some(key), None) => crate::walk::check(store.as_ref(), &key.verifying_key()),
             (None, None) => match store.head() {
                 Ok(None) => Err(ChainFault::NoHead),
                 Ok(Some(_)) => Err(ChainFault::Key {
@@ -132,9 +138,8 @@ impl Log {
             ));
             state.appended = 1;
         }
-        store
-            .mark_started()
-            .map_err(|e| ChainFault::Io { why: e.to_string() })?;
+        // Marked started with the first head (a cut before it is no break).
+        state.marked = store.started();
         let shared = Arc::new(Shared {
             store,
             key: Mutex::new(key),
@@ -210,11 +215,24 @@ impl Log {
 }
 
 impl Drop for Log {
+    /// What is pending gets up to 5 s to be written; the writer then ends
+    /// after the write it is in, or is left behind after 2 s more (a disk
+    /// that hangs must not hang the host's end, PID 1's power-off above all).
     fn drop(&mut self) {
         let _ = self.flush(Duration::from_secs(5));
         self.shared.lock().stop = true;
         self.shared.wake.notify_one();
-        if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let s = self.shared.lock();
+        let (s, _) = self
+            .shared
+            .done
+            .wait_timeout_while(s, Duration::from_secs(2), |s| !s.exited)
+            .unwrap_or_else(|p| p.into_inner());
+        let exited = s.exited;
+        drop(s);
+        if let Some(w) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take()
+            && exited
+        {
             let _ = w.join();
         }
     }
@@ -244,8 +262,14 @@ impl Shared {
     }
 
     fn run(&self) {
+        self.write_until_stopped();
+        self.lock().exited = true;
+        self.done.notify_all();
+    }
+
+    fn write_until_stopped(&self) {
         loop {
-            let (batch, mut seq, mut prev, segment) = {
+            let (batch, mut seq, mut prev, segment, marked) = {
                 let s = self.lock();
                 let (mut s, _) = self
                     .wake
@@ -267,7 +291,7 @@ impl Shared {
                     batch.push((now_ms(), Decision::Lost { count }));
                     s.appended += 1;
                 }
-                (batch, s.seq, s.prev, s.segment)
+                (batch, s.seq, s.prev, s.segment, s.marked)
             };
             let n = batch.len() as u64;
             let mut entries = Vec::with_capacity(batch.len());
@@ -302,11 +326,16 @@ impl Shared {
                     },
                     &key,
                 )?;
+                if !marked {
+                    // With the first head: a cut before it is no break.
+                    self.store.mark_started()?;
+                }
                 Ok(digest)
             });
             let mut s = self.lock();
             match written {
                 Ok(digest) => {
+                    s.marked = true;
                     s.seq = seq;
                     s.prev = prev;
                     s.segment = Some(digest);
@@ -314,6 +343,12 @@ impl Shared {
                     s.error = None;
                 }
                 Err(e) => {
+                    if s.stop {
+                        // The host is going and the store cannot be
+                        // written: what waited is lost, as the flush that
+                        // timed out said.
+                        return;
+                    }
                     // Kept, and tried again at the next window.
                     let mut again = batch;
                     again.append(&mut s.pending);

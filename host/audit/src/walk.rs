@@ -28,7 +28,13 @@ impl Walk {
 /// segment against its digest, every entry's link and sequence number, down
 /// to entry 1. The first fault found, from the newest end, is returned.
 pub fn walk(store: &dyn Store, key: &VerifyingKey) -> Result<Walk, ChainFault> {
-    walk_back(store, key, None)
+    walk_back(store, key, None, true)
+}
+
+/// [`walk`], keeping none of the entries (`entries` stays empty): what
+/// opening a chain checks, in memory of one segment at a time.
+pub fn check(store: &dyn Store, key: &VerifyingKey) -> Result<Walk, ChainFault> {
+    walk_back(store, key, None, false)
 }
 
 /// The entries committed after `seen`, a head read before: the walk stops
@@ -36,13 +42,14 @@ pub fn walk(store: &dyn Store, key: &VerifyingKey) -> Result<Walk, ChainFault> {
 /// so following a chain costs what is new, not the whole chain. A chain
 /// that no longer holds `seen` is a fault ([`ChainFault::Diverged`]).
 pub fn walk_since(store: &dyn Store, key: &VerifyingKey, seen: &Head) -> Result<Walk, ChainFault> {
-    walk_back(store, key, Some(seen))
+    walk_back(store, key, Some(seen), true)
 }
 
 fn walk_back(
     store: &dyn Store,
     key: &VerifyingKey,
     seen: Option<&Head>,
+    keep: bool,
 ) -> Result<Walk, ChainFault> {
     let head = read_head(store, key)?;
     if let Some(seen) = seen
@@ -81,7 +88,9 @@ fn walk_back(
             }
             want_hash = e.prev;
             want_seq = want_seq.saturating_sub(1);
-            newest_first.push(e);
+            if keep {
+                newest_first.push(e);
+            }
         }
         digest = segment.prev_segment;
     }

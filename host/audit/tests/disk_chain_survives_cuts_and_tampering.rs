@@ -107,6 +107,14 @@ fn a_cut_between_a_segment_and_its_head_loses_only_that_segment() {
     drop(s);
     let (log, fault) = Log::open_in(Box::new(store(&path)), 64).expect("open");
     assert_eq!(fault, None, "the head before the cut is whole");
+    // Cut again, after the next segment and before its head: two orphans,
+    // both children of the same head, still no break.
+    let again = store(&path);
+    again
+        .put_segment(&[6; 32], b"another segment whose head never came")
+        .expect("segment");
+    drop(again);
+    assert!(verify(&path).is_ok(), "two cuts in a row are no break");
     assert_eq!(log.head().map(|(seq, _)| seq), Some(6));
     log.append(decision(99));
     log.flush(Duration::from_secs(5)).expect("flush");
@@ -187,7 +195,8 @@ fn a_damaged_head_slot_is_named_and_the_whole_one_is_kept() {
         "{err}"
     );
     let slot1 = bytes(&path, AT + 8192, 512);
-    let fault = chain(&path, 1);
+    // The break alone: one commit, one head, into the damaged slot.
+    let fault = chain(&path, 0);
     assert!(
         matches!(fault, Some(ChainFault::HeadUnreadable { .. })),
         "{fault:?}"
@@ -199,6 +208,94 @@ fn a_damaged_head_slot_is_named_and_the_whole_one_is_kept() {
     );
     let w = verify(&path).expect("the new chain verifies");
     assert!(w.began_after_break().is_some());
+}
+
+#[test]
+fn an_erased_head_slot_or_a_wiped_start_is_a_break_not_a_new_chain() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = disk(dir.path());
+    chain(&path, 20);
+    // The newest head erased: the older one must not pass for the chain.
+    let newest_is_1 = {
+        let s0 = bytes(&path, AT + 4096 + 8, 8);
+        let s1 = bytes(&path, AT + 8192 + 8, 8);
+        u64::from_le_bytes(s1.try_into().expect("8"))
+            > u64::from_le_bytes(s0.try_into().expect("8"))
+    };
+    let newest = AT + if newest_is_1 { 8192 } else { 4096 };
+    File::options()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .write_all_at(&[0u8; 512], newest)
+        .expect("erase");
+    let err = verify(&path).expect_err("erased");
+    assert!(matches!(err, ChainFault::HeadUnreadable { .. }), "{err:?}");
+
+    // The heads put back as they were some commits ago: the records go
+    // on past the newest head by more than a cut can leave.
+    let third = tempfile::tempdir().expect("dir");
+    let path = disk(third.path());
+    chain(&path, 5);
+    let heads_then = bytes(&path, AT, RECORDS_AT as usize);
+    chain(&path, 10);
+    File::options()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .write_all_at(&heads_then, AT)
+        .expect("roll back");
+    let err = verify(&path).expect_err("rolled back");
+    assert!(matches!(err, ChainFault::HeadUnreadable { .. }), "{err:?}");
+
+    // The key block and both heads wiped: the records say a chain was here.
+    let other = tempfile::tempdir().expect("dir");
+    let path = disk(other.path());
+    chain(&path, 10);
+    File::options()
+        .write(true)
+        .open(&path)
+        .expect("open")
+        .write_all_at(&vec![0u8; RECORDS_AT as usize], AT)
+        .expect("wipe");
+    let fault = chain(&path, 1);
+    assert_eq!(
+        fault,
+        Some(ChainFault::HeadMissing),
+        "not a silent new chain"
+    );
+    let w = verify(&path).expect("the new chain");
+    assert!(w.began_after_break().is_some());
+}
+
+#[test]
+fn a_store_that_cannot_be_written_does_not_hold_the_host_at_its_end() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("small.img");
+    let region = RECORDS_AT + 4096;
+    File::create(&path)
+        .expect("create")
+        .set_len(region)
+        .expect("len");
+    let f = File::options()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .expect("open");
+    let s = DiskStore::open(f, 0, region, "small.img").expect("region");
+    let (log, _) = Log::open_in(Box::new(s), 16).expect("open");
+    // One entry larger than the whole region: never written.
+    log.append(Decision::ChainBreak {
+        why: "x".repeat(8192),
+    });
+    let err = log
+        .flush(Duration::from_millis(300))
+        .expect_err("cannot fit");
+    assert!(err.contains("full"), "{err}");
+    let t0 = std::time::Instant::now();
+    drop(log);
+    // Bounded by the flush's 5 s and the writer's 2 s, not forever.
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
 }
 
 #[test]

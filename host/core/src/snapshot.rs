@@ -140,7 +140,7 @@ impl Core {
                 seed: self.seed.id.to_string(),
             });
         }
-        let before = self.spawned.len();
+        let mut cards = Vec::with_capacity(snapshot.spawned.len());
         for (index, s) in snapshot.spawned.iter().enumerate() {
             let card = ente_card::parse(s.card.as_bytes(), std::path::Path::new("snapshot"))
                 .map_err(|e| RestoreError::Card {
@@ -151,18 +151,26 @@ impl Core {
                 index,
                 why: format!("its parent `{}` is not an Ente id", s.parent),
             })?;
-            let label = card.label.clone();
-            self.respawn(parent, card)
-                .map_err(|why| RestoreError::Spawn {
-                    index,
-                    label,
-                    parent: s.parent.clone(),
-                    why,
-                })?;
+            cards.push((parent, card));
         }
-        // The graph's checks, once for every card restored.
-        self.check_spawned_from(before)
+        // The graph's checks first, of every card at once (unique ids,
+        // routing, nothing a parent lacks): nothing enters the table, let
+        // alone starts, before all of them pass.
+        self.check_restored(&cards)
             .map_err(|why| RestoreError::Graph { why })?;
+        let mut added = Vec::new();
+        for (index, (parent, card)) in cards.into_iter().enumerate() {
+            let label = card.label.clone();
+            added.extend(
+                self.respawn(parent, card)
+                    .map_err(|why| RestoreError::Spawn {
+                        index,
+                        label,
+                        parent: parent.to_string(),
+                        why,
+                    })?,
+            );
+        }
         let (mut states, mut counters) = (0, 0);
         {
             let mut t = self.write();
@@ -184,6 +192,12 @@ impl Core {
                     states += 1;
                 }
             }
+        }
+        // Linked once all are in (a card may wait on one restored after
+        // it), and started: each waits for the core to run.
+        self.link_deps(&added);
+        for a in added {
+            self.start_if_ready(a);
         }
         let restored = Restored {
             spawned: snapshot.spawned.len(),

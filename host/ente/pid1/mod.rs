@@ -162,17 +162,22 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
             return Finish::PowerOff;
         }
     };
-    let kept = state.and_then(|t| t.join().ok().flatten());
+    let kept = state.and_then(state::wait);
     if let Some(k) = &kept {
         if let Some((generation, slot, snapshot)) = &k.newest {
             let place = format!("{} slot {slot} (generation {generation})", k.path.display());
-            if let Err(why) =
-                crate::up::persist::restore_snapshot(&mut core, snapshot, &place, &k.audit)
-            {
+            if let Err(why) = crate::up::persist::restore_snapshot(
+                &mut core,
+                snapshot,
+                &place,
+                k.audit.as_deref(),
+            ) {
                 alarm!(
                     "the snapshot is refused, nothing of it is restored, and the graph starts from its seed: {why}"
                 );
-                k.audit.append(ente_audit::Decision::RestoreRefused { why });
+                if let Some(audit) = &k.audit {
+                    audit.append(ente_audit::Decision::RestoreRefused { why });
+                }
                 // The half-restored core is dropped whole.
                 drop(core);
                 (core, handles) = match build() {
@@ -187,9 +192,11 @@ fn run(t_init: u64, held: Result<(), String>) -> Finish {
         } else {
             say!("no snapshot on the state disk: the graph starts from its seed");
         }
-        handles
-            .spine
-            .attach(Box::new(crate::audit::AuditConsumer(k.audit.clone())));
+        if let Some(audit) = &k.audit {
+            handles
+                .spine
+                .attach(Box::new(crate::audit::AuditConsumer(audit.clone())));
+        }
     }
     status.note("runtime open");
     let rt = match tokio::runtime::Builder::new_current_thread()

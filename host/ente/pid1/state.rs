@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_DISK: &str = "/dev/vda";
 /// How long the disk's node may take to appear once its driver loaded.
 const APPEAR_WITHIN: Duration = Duration::from_secs(2);
+/// How long the graph waits for the disk at most: a disk that hangs is
+/// booted without (its thread is left behind).
+pub const READ_WITHIN: Duration = Duration::from_secs(10);
 
 /// The state disk, opened, with what it held.
 pub struct Kept {
@@ -30,7 +33,9 @@ pub struct Kept {
     pub path: PathBuf,
     /// The newest snapshot: its generation, slot and contents.
     pub newest: Option<(u64, usize, Snapshot)>,
-    pub audit: Arc<Log>,
+    /// The chain in the disk's log region; `None` when it cannot be kept
+    /// (the snapshot still is).
+    pub audit: Option<Arc<Log>>,
     /// A test's slowed writer: a pause after each 64 KiB written.
     pub pace: Option<Duration>,
 }
@@ -59,16 +64,32 @@ impl Wanted {
     }
 }
 
-/// Find and open the state disk on a thread; joined before the graph
-/// starts.
-pub fn open_async(wanted: Wanted) -> Option<std::thread::JoinHandle<Option<Kept>>> {
+/// Find and open the state disk on a thread; its answer is awaited (up to
+/// [`READ_WITHIN`]) before the graph starts.
+pub fn open_async(wanted: Wanted) -> Option<std::sync::mpsc::Receiver<Option<Kept>>> {
     let device = wanted.device?;
     let pace = wanted.pace;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new()
         .name("ente-state".into())
-        .spawn(move || open(&device, pace))
+        .spawn(move || {
+            let _ = tx.send(open(&device, pace));
+        })
         .map_err(|e| alarm!("cannot start the state disk's thread: {e}; nothing is kept"))
-        .ok()
+        .ok()?;
+    Some(rx)
+}
+
+/// The state disk's answer, or `None` (said) when it took too long.
+pub fn wait(rx: std::sync::mpsc::Receiver<Option<Kept>>) -> Option<Kept> {
+    match rx.recv_timeout(READ_WITHIN) {
+        Ok(kept) => kept,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            alarm!("the state disk did not answer within {READ_WITHIN:?}: this boot keeps nothing");
+            None
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
+    }
 }
 
 fn open(device: &Path, pace: Option<Duration>) -> Option<Kept> {
@@ -112,7 +133,7 @@ fn open(device: &Path, pace: Option<Duration>) -> Option<Kept> {
             alarm!("{shown}: slot {slot} holds no snapshot to restore: {fault}");
         }
     }
-    let audit = open_chain(&disk, &shown)?;
+    let audit = open_chain(&disk, &shown);
     say!(
         "state disk {shown} read in {} ms (drivers, label, slots, chain)",
         t_start.elapsed().as_millis()
@@ -180,7 +201,7 @@ pub fn save(kept: &mut Kept, handles: &ente_core::Handles, seed: &ente_card::Car
     let place = format!("{} (state disk)", kept.path.display());
     let pace = kept.pace;
     let disk = &mut kept.disk;
-    crate::up::persist::save(handles, seed, &kept.audit, &place, |snapshot| {
+    crate::up::persist::save(handles, seed, kept.audit.as_deref(), &place, |snapshot| {
         let bytes = ente_state::encode(snapshot).map_err(|e| e.to_string())?;
         let digest = *blake3::hash(&bytes).as_bytes();
         let generation = disk
@@ -194,7 +215,7 @@ pub fn save(kept: &mut Kept, handles: &ente_core::Handles, seed: &ente_card::Car
         say!("snapshot generation {generation} on the state disk");
         Ok((bytes.len(), digest))
     });
-    if let Err(e) = kept.audit.flush(Duration::from_secs(2)) {
+    if let Some(Err(e)) = kept.audit.as_ref().map(|a| a.flush(Duration::from_secs(2))) {
         alarm!("{e}");
     }
 }

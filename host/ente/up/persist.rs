@@ -25,7 +25,7 @@ pub fn restore(core: &mut Core, home: &Path, audit: &Log) -> Result<bool, String
         core,
         &snapshot,
         &file::path(home).display().to_string(),
-        audit,
+        Some(audit),
     )?;
     Ok(true)
 }
@@ -36,17 +36,19 @@ pub(crate) fn restore_snapshot(
     core: &mut Core,
     snapshot: &Snapshot,
     place: &str,
-    audit: &Log,
+    audit: Option<&Log>,
 ) -> Result<(), String> {
     let restored = core
         .restore(snapshot)
         .map_err(|e| format!("{place}: {e}"))?;
-    audit.append(Decision::Restored {
-        snapshot: digest(snapshot),
-        taken_ms: snapshot.taken_ms,
-        spawned: restored.spawned as u64,
-        states: restored.states as u64,
-    });
+    if let Some(audit) = audit {
+        audit.append(Decision::Restored {
+            snapshot: digest(snapshot),
+            taken_ms: snapshot.taken_ms,
+            spawned: restored.spawned as u64,
+            states: restored.states as u64,
+        });
+    }
     console::line(&format!(
         "restored {place} (taken {} ago): {} spawned Entes, the counters of {}, the state of {}; {} leases not granted again (the mediator decides anew)",
         age(snapshot.taken_ms),
@@ -122,7 +124,7 @@ pub(crate) async fn on_request(handles: Handles, write: impl Fn(&Handles) + Send
 /// Write the graph's snapshot under `home` (stopped, or on request).
 pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
     let place = file::path(home).display().to_string();
-    save(handles, seed, audit, &place, |snapshot| {
+    save(handles, seed, Some(audit), &place, |snapshot| {
         file::write(home, snapshot)
             .map(|w| (w.bytes, w.digest))
             .map_err(|e| e.to_string())
@@ -135,14 +137,16 @@ pub fn write(handles: &Handles, seed: &Card, home: &Path, audit: &Log) {
 pub(crate) fn save(
     handles: &Handles,
     seed: &Card,
-    audit: &Log,
+    audit: Option<&Log>,
     place: &str,
     put: impl FnOnce(&Snapshot) -> Result<(usize, [u8; 32]), String>,
 ) {
-    if let Err(e) = audit.flush(std::time::Duration::from_secs(2)) {
+    if let Some(Err(e)) = audit.map(|a| a.flush(std::time::Duration::from_secs(2))) {
         console::line(&format!("ente: {e}"));
     }
-    let mark = audit.head().map(|(seq, entry)| AuditMark { seq, entry });
+    let mark = audit
+        .and_then(Log::head)
+        .map(|(seq, entry)| AuditMark { seq, entry });
     let ente_core::Taken {
         snapshot,
         states_left_out,
@@ -158,12 +162,14 @@ pub(crate) fn save(
     let states = snapshot.entes.iter().filter(|e| e.state.is_some()).count();
     match put(&snapshot) {
         Ok((bytes, digest)) => {
-            audit.append(Decision::SnapshotTaken {
-                snapshot: ente_audit::hex(&digest),
-                bytes: bytes as u64,
-                spawned: snapshot.spawned.len() as u64,
-                states: states as u64,
-            });
+            if let Some(audit) = audit {
+                audit.append(Decision::SnapshotTaken {
+                    snapshot: ente_audit::hex(&digest),
+                    bytes: bytes as u64,
+                    spawned: snapshot.spawned.len() as u64,
+                    states: states as u64,
+                });
+            }
             console::line(&format!(
                 "snapshot written: {place} ({bytes} bytes: {} spawned Entes, {} with counters, {states} states, {} leases)",
                 snapshot.spawned.len(),

@@ -27,8 +27,13 @@ const SLOT_MAGIC: &[u8; 8] = b"ENTESLOT";
 pub const DISK_VERSION: u16 = 1;
 const BLOCK: u64 = 4096;
 const SLOT_HEADER: u64 = 64;
-/// The smallest disk ente labels: the label and two slots of 64 KiB.
-pub const MIN_DISK: u64 = BLOCK + 2 * (64 << 10);
+/// The smallest disk ente labels: the label, two slots of 64 KiB, and a
+/// log region of 64 KiB.
+pub const MIN_DISK: u64 = BLOCK + 3 * (64 << 10);
+/// A disk is blank when this much of its start (or all of a smaller one)
+/// is zeros: a filesystem or partition table that keeps its first blocks
+/// zero (ISO 9660 keeps 32 KiB) is not taken for blank.
+const BLANK_SPAN: u64 = 1 << 20;
 
 /// Why a state disk cannot be used, or a write did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +110,7 @@ impl StateDisk {
     /// ente disk is checked, anything else refused.
     pub fn open(dev: File) -> Result<(StateDisk, bool), DiskError> {
         let (block, len) = first_block(&dev)?;
-        if block.iter().all(|&b| b == 0) {
+        if is_blank(&dev, &block, len)? {
             let label = geometry(len);
             dev.write_all_at(&encode_label(&label), 0)?;
             // Both slot headers blank, whatever was under them.
@@ -127,7 +132,7 @@ impl StateDisk {
     /// ever written, and a blank disk is said to be one.
     pub fn inspect(dev: File) -> Result<StateDisk, DiskError> {
         let (block, len) = first_block(&dev)?;
-        if block.iter().all(|&b| b == 0) {
+        if is_blank(&dev, &block, len)? {
             return Err(DiskError::Blank);
         }
         StateDisk::labelled(dev, &block, len)
@@ -286,6 +291,17 @@ fn first_block(dev: &File) -> Result<(Vec<u8>, u64), DiskError> {
     Ok((block, len))
 }
 
+/// Whether the disk's first [`BLANK_SPAN`] bytes are all zero (`block`,
+/// its first block, read already).
+fn is_blank(dev: &File, block: &[u8], len: u64) -> Result<bool, DiskError> {
+    if block.iter().any(|&b| b != 0) {
+        return Ok(false);
+    }
+    let mut rest = vec![0u8; (len.min(BLANK_SPAN) - BLOCK) as usize];
+    dev.read_exact_at(&mut rest, BLOCK)?;
+    Ok(rest.iter().all(|&b| b == 0))
+}
+
 fn device_len(dev: &File) -> io::Result<u64> {
     use std::io::{Seek, SeekFrom};
     // A block device's metadata says 0; seeking to its end says its size.
@@ -342,7 +358,9 @@ fn decode_label(bytes: &[u8], disk_len: u64) -> Result<Label, DiskError> {
         log_at: u64::from_le_bytes(array(&bytes[16..24])),
         log_len: u64::from_le_bytes(array(&bytes[24..32])),
     };
+    let max_slot = (codec::MAX_SNAPSHOT as u64 + SLOT_HEADER).next_multiple_of(BLOCK);
     let fits = label.slot_len >= 64 << 10
+        && label.slot_len <= max_slot
         && label.slot_len.is_multiple_of(BLOCK)
         && label.log_at == BLOCK + 2 * label.slot_len
         && label

@@ -99,19 +99,21 @@ impl Core {
     pub(crate) fn spawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
         self.admit(by, &card)?;
         self.check_spawn(by, &card)?;
-        Ok(self.insert_spawned(by, card))
+        let (id, added) = self.insert_spawned(by, card);
+        self.link_deps(&added);
+        for a in added {
+            self.start_if_ready(a);
+        }
+        Ok(id)
     }
 
-    /// [`Core::spawn`] of a restore: the caller's checks now, the graph's
-    /// once for every card restored ([`Core::check_spawned_from`]), so
-    /// that a restore costs one walk of the graph, not one per card.
-    pub(crate) fn respawn(&mut self, by: Ulid, card: Card) -> Result<Ulid, String> {
+    /// [`Core::spawn`] of a restore, whose cards all passed the graph's
+    /// checks first ([`Core::check_restored`]): the caller's checks, then
+    /// into the table, neither linked nor started (the restore does both
+    /// once every card is in); the Entes it added.
+    pub(crate) fn respawn(&mut self, by: Ulid, card: Card) -> Result<Vec<Ulid>, String> {
         self.admit(by, &card)?;
-        // Checked again with the graph; here, so that no record is replaced.
-        if let Some(taken) = card.walk().find(|c| self.read().get(c.id).is_some()) {
-            return Err(format!("id {}: already an Ente of this graph", taken.id));
-        }
-        Ok(self.insert_spawned(by, card))
+        Ok(self.insert_spawned(by, card).1)
     }
 
     /// The caller's side of a spawn: it holds Spawn, the card is of its
@@ -193,11 +195,11 @@ impl Core {
         Ok(())
     }
 
-    /// Put a checked card into the table, below its caller; its id.
-    fn insert_spawned(&mut self, by: Ulid, card: Card) -> Ulid {
+    /// Put a checked card into the table, below its caller, neither linked
+    /// to what it waits on nor started; its id, and every Ente it added.
+    fn insert_spawned(&mut self, by: Ulid, card: Card) -> (Ulid, Vec<Ulid>) {
         let id = card.id;
         let added = self.insert_tree(&card, Some(by), true);
-        self.link_deps(&added);
         {
             let mut t = self.write();
             if let Some(caller) = t.get_mut(by) {
@@ -212,25 +214,27 @@ impl Core {
             .spine
             .emit(Some((id, &card.label)), Kind::Spawned { by });
         self.spawned.push((by, card));
-        for a in added {
-            self.start_if_ready(a);
-        }
-        id
+        (id, added)
     }
 
-    /// The graph's checks of every card spawned from the `from`th on,
-    /// against the whole graph: what [`Core::check_spawn`] does for one.
-    pub(crate) fn check_spawned_from(&self, from: usize) -> Result<(), String> {
+    /// The graph's checks of `cards` (each with its parent, in spawn
+    /// order) as if each were spawned after those before it: what
+    /// [`Core::check_spawn`] does for one, done once for all of them,
+    /// before any is in the table.
+    pub(crate) fn check_restored(&self, cards: &[(Ulid, Card)]) -> Result<(), String> {
         let mut graph = Graph::new(&self.seed);
+        for (parent, c) in &self.spawned {
+            if let Some(p) = graph.find(*parent) {
+                graph.adopt(p, c);
+            }
+        }
         let mut first = None;
-        for (n, (parent, c)) in self.spawned.iter().enumerate() {
+        for (parent, c) in cards {
             let p = graph
                 .find(*parent)
                 .ok_or_else(|| format!("`{}`: its parent {parent} is not in the graph", c.label))?;
             let node = graph.adopt(p, c);
-            if n == from {
-                first = Some(node);
-            }
+            first.get_or_insert(node);
         }
         let Some(first) = first else { return Ok(()) };
         let faults = graph.check_from(first);
