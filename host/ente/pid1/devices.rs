@@ -9,6 +9,7 @@ use ente_kernel::uevent::{Received, Uevent, UeventSocket};
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use tokio::io::unix::AsyncFd;
 
 /// Rounds of draining at coldplug: each module load can add devices whose
 /// modules load in the next round (virtio_mmio -> virtio0 -> virtio_blk).
@@ -192,4 +193,39 @@ impl Devices {
             }
         }
     }
+}
+
+/// Wait until the power button reports KEY_POWER; `false` if it went away.
+pub async fn power_pressed(fd: &AsyncFd<std::fs::File>) -> bool {
+    use std::io::Read;
+    let mut records = [0u8; ente_kernel::input::EVENT_SIZE * 16];
+    loop {
+        let Ok(mut guard) = fd.readable().await else {
+            return false;
+        };
+        let read = guard.try_io(|f| f.get_ref().read(&mut records));
+        match read {
+            Ok(Ok(0)) => return false,
+            Ok(Ok(n)) => {
+                if records[..n]
+                    .chunks_exact(ente_kernel::input::EVENT_SIZE)
+                    .any(ente_kernel::input::is_power_press)
+                {
+                    return true;
+                }
+            }
+            Ok(Err(_)) => return false,
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// Register an owned fd (the uevent socket, the power button) with the
+/// event loop, for reading.
+pub fn watch<T: std::os::fd::AsRawFd>(inner: T) -> Option<AsyncFd<T>> {
+    // SAFETY: `T` is `UeventSocket` or `File`; each owns its descriptor
+    // (an `OwnedFd`), keeps it open until dropped, and always returns the
+    // same one from `as_raw_fd`. The `AsyncFd` owns `inner`, so the
+    // descriptor outlives the registration.
+    unsafe { AsyncFd::register_with_interest(inner, tokio::io::Interest::READABLE) }.ok()
 }

@@ -10,15 +10,14 @@ mod signals;
 mod state;
 
 use crate::up::Status;
-use devices::Devices;
+use devices::{Devices, power_pressed, watch};
 use ente_core::{Ending, Event, Kind, Next, Signal};
 use ente_kernel::power::{Finish, finish};
-use ente_kernel::{kmsg, monotonic_ms, reaper, surface};
+use ente_kernel::{kmsg, monotonic_ms, surface};
+use signals::Signals;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::unix::AsyncFd;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 /// Where the image puts the seed card, unless `ente.seed=` on the kernel
@@ -336,58 +335,6 @@ async fn serve(
     }
 }
 
-/// The signals PID 1 acts on.
-struct Signals {
-    chld: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
-    pwr: tokio::signal::unix::Signal,
-    reboot: tokio::signal::unix::Signal,
-    usr1: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn watch() -> Result<Signals, String> {
-        let watch =
-            |kind, name: &str| signal(kind).map_err(|e| format!("cannot watch {name}: {e}"));
-        Ok(Signals {
-            chld: watch(SignalKind::child(), "SIGCHLD")?,
-            term: watch(SignalKind::terminate(), "SIGTERM")?,
-            int: watch(SignalKind::interrupt(), "SIGINT")?,
-            pwr: watch(SignalKind::from_raw(nix::libc::SIGPWR), "SIGPWR")?,
-            reboot: watch(
-                SignalKind::from_raw(nix::libc::SIGRTMIN() + 5),
-                "SIGRTMIN+5",
-            )?,
-            usr1: watch(SignalKind::user_defined1(), "SIGUSR1")?,
-        })
-    }
-
-    /// Hand each signal to the core (and reap on SIGCHLD), for as long as it runs.
-    async fn forward(mut self, inbox: mpsc::Sender<Event>) {
-        loop {
-            let event = tokio::select! {
-                _ = self.chld.recv() => {
-                    for r in reaper::reap_all() {
-                        if inbox.send(Event::Reaped(r)).await.is_err() {
-                            return;
-                        }
-                    }
-                    continue;
-                }
-                _ = self.term.recv() => Event::Signal(Signal::Stop("SIGTERM")),
-                _ = self.int.recv() => Event::Signal(Signal::Stop("SIGINT")),
-                _ = self.pwr.recv() => Event::Signal(Signal::Stop("SIGPWR")),
-                _ = self.reboot.recv() => Event::Signal(Signal::Reboot),
-                _ = self.usr1.recv() => Event::Signal(Signal::Snapshot("SIGUSR1")),
-            };
-            if inbox.send(event).await.is_err() {
-                return;
-            }
-        }
-    }
-}
-
 /// The rest of the surface and the cgroup2 controllers (for native bodies;
 /// Wasm Entes need none of it). Once: mounted filesystems are not again.
 fn settle_surface() {
@@ -459,39 +406,4 @@ async fn settle(mut devices: Devices, inbox: mpsc::Sender<Event>) {
             }
         }
     }
-}
-
-/// Wait until the power button reports KEY_POWER; `false` if it went away.
-async fn power_pressed(fd: &AsyncFd<std::fs::File>) -> bool {
-    use std::io::Read;
-    let mut records = [0u8; ente_kernel::input::EVENT_SIZE * 16];
-    loop {
-        let Ok(mut guard) = fd.readable().await else {
-            return false;
-        };
-        let read = guard.try_io(|f| f.get_ref().read(&mut records));
-        match read {
-            Ok(Ok(0)) => return false,
-            Ok(Ok(n)) => {
-                if records[..n]
-                    .chunks_exact(ente_kernel::input::EVENT_SIZE)
-                    .any(ente_kernel::input::is_power_press)
-                {
-                    return true;
-                }
-            }
-            Ok(Err(_)) => return false,
-            Err(_would_block) => continue,
-        }
-    }
-}
-
-/// Register an owned fd (the uevent socket, the power button) with the
-/// event loop, for reading.
-fn watch<T: std::os::fd::AsRawFd>(inner: T) -> Option<AsyncFd<T>> {
-    // SAFETY: `T` is `UeventSocket` or `File`; each owns its descriptor
-    // (an `OwnedFd`), keeps it open until dropped, and always returns the
-    // same one from `as_raw_fd`. The `AsyncFd` owns `inner`, so the
-    // descriptor outlives the registration.
-    unsafe { AsyncFd::register_with_interest(inner, tokio::io::Interest::READABLE) }.ok()
 }

@@ -32,6 +32,11 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 
+mod layout;
+mod scan;
+
+use layout::{HeadSlot, KeyBlock};
+
 const KEY_MAGIC: &[u8; 8] = b"ENTEAKEY";
 const HEAD_MAGIC: &[u8; 8] = b"ENTEHEAD";
 const RECORD_MAGIC: &[u8; 8] = b"ENTESEGM";
@@ -72,25 +77,6 @@ struct Inner {
     newest: Option<(u64, usize)>,
     /// A head slot that is neither blank nor whole.
     damaged: Option<usize>,
-}
-
-/// The key block's contents.
-struct KeyBlock {
-    /// A chain was started here: a head missing now is a fault.
-    started: bool,
-    /// The signing key's seed, once made.
-    seed: Option<[u8; 32]>,
-}
-
-/// A head slot, read.
-enum HeadSlot {
-    Blank,
-    Damaged,
-    Whole {
-        generation: u64,
-        end: u64,
-        bytes: Vec<u8>,
-    },
 }
 
 impl DiskStore {
@@ -150,23 +136,6 @@ impl DiskStore {
         Ok(store)
     }
 
-    /// Whether a record past `end` is the child of another record past it.
-    fn chained_past(&self, inner: &Inner, end: u64) -> bool {
-        let past: HashMap<&Hash, &(u64, u64)> = inner
-            .index
-            .iter()
-            .filter(|(_, (off, _))| *off > end)
-            .collect();
-        past.values().any(|&&(off, len)| {
-            let mut bytes = vec![0u8; len as usize];
-            self.read_at(&mut bytes, off).is_ok()
-                && postcard::from_bytes::<crate::entry::Segment>(&bytes)
-                    .ok()
-                    .and_then(|s| s.prev_segment)
-                    .is_some_and(|prev| past.contains_key(&prev))
-        })
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -177,140 +146,6 @@ impl DiskStore {
 
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
         self.dev.write_all_at(buf, self.at + offset)
-    }
-
-    /// Index every record; the records end where the scan stops, or where
-    /// the newest head says, whichever is further.
-    fn scan(&self, inner: &mut Inner, head_end: u64) -> io::Result<()> {
-        let mut off = RECORDS_AT;
-        let mut header = [0u8; RECORD_HEADER as usize];
-        while off + RECORD_HEADER <= self.len {
-            self.read_at(&mut header, off)?;
-            if let Some((digest, len)) = self.record(&header, off) {
-                inner.index.insert(digest, (off + RECORD_HEADER, len));
-                off = (off + RECORD_HEADER + len).next_multiple_of(8);
-                continue;
-            }
-            if off >= head_end {
-                break;
-            }
-            // Damaged (or erased) before where the head says the records
-            // end: the next whole record is searched for.
-            // Not found before it: the scan goes on from there (a segment
-            // whose head a cut kept from the disk may lie at it).
-            off = self.search(off + 8, head_end)?.unwrap_or(head_end);
-        }
-        inner.end = off.max(head_end);
-        Ok(())
-    }
-
-    /// A whole record header at `off`: the segment's digest and length.
-    fn record(&self, header: &[u8], off: u64) -> Option<(Hash, u64)> {
-        if &header[..8] != RECORD_MAGIC || header[12..16] != [0; 4] {
-            return None;
-        }
-        if blake3::hash(&header[..48]).as_bytes()[..16] != header[48..64] {
-            return None;
-        }
-        let len = u64::from(u32::from_le_bytes(array(&header[8..12])));
-        if len > MAX_SEGMENT || off + RECORD_HEADER + len > self.len {
-            return None;
-        }
-        Some((array(&header[16..48]), len))
-    }
-
-    /// The first 8-aligned offset in `[from, to)` where a whole record
-    /// header is.
-    fn search(&self, from: u64, to: u64) -> io::Result<Option<u64>> {
-        let mut at = from.next_multiple_of(8);
-        let mut chunk = vec![0u8; SEARCH_CHUNK + RECORD_HEADER as usize];
-        while at < to {
-            let n = ((to - at) as usize + RECORD_HEADER as usize)
-                .min(chunk.len())
-                .min((self.len - at) as usize);
-            if n < RECORD_HEADER as usize {
-                return Ok(None);
-            }
-            self.read_at(&mut chunk[..n], at)?;
-            let mut i = 0;
-            while i + RECORD_HEADER as usize <= n && at + (i as u64) < to {
-                let header = &chunk[i..i + RECORD_HEADER as usize];
-                if header[..8] == *RECORD_MAGIC && self.record(header, at + i as u64).is_some() {
-                    return Ok(Some(at + i as u64));
-                }
-                i += 8;
-            }
-            at += i as u64;
-        }
-        Ok(None)
-    }
-
-    fn read_head_slot(&self, slot: usize) -> io::Result<HeadSlot> {
-        let mut buf = [0u8; HEAD_SLOT];
-        self.read_at(&mut buf, BLOCK * (1 + slot as u64))?;
-        if buf.iter().all(|&b| b == 0) {
-            return Ok(HeadSlot::Blank);
-        }
-        let generation = u64::from_le_bytes(array(&buf[8..16]));
-        let end = u64::from_le_bytes(array(&buf[16..24]));
-        let len = u32::from_le_bytes(array(&buf[24..28])) as usize;
-        if &buf[..8] != HEAD_MAGIC || len > HEAD_SLOT - HEAD_HEADER {
-            return Ok(HeadSlot::Damaged);
-        }
-        let bytes = &buf[HEAD_HEADER..HEAD_HEADER + len];
-        if head_digest(generation, end, bytes) != buf[32..64] {
-            return Ok(HeadSlot::Damaged);
-        }
-        // Where the records end: within the region, where a record may be.
-        if end < RECORDS_AT || end > self.len || !end.is_multiple_of(8) || generation == u64::MAX {
-            return Ok(HeadSlot::Damaged);
-        }
-        Ok(HeadSlot::Whole {
-            generation,
-            end,
-            bytes: bytes.to_vec(),
-        })
-    }
-
-    /// The key block; `None` when blank.
-    fn key_block(&self) -> Result<Option<KeyBlock>, ChainFault> {
-        let mut buf = [0u8; 112];
-        self.read_at(&mut buf, 0).map_err(|e| ChainFault::Key {
-            path: self.name.clone(),
-            why: e.to_string(),
-        })?;
-        if buf.iter().all(|&b| b == 0) {
-            return Ok(None);
-        }
-        let damaged = &buf[..8] != KEY_MAGIC
-            || u16::from_le_bytes(array(&buf[8..10])) != VERSION
-            || blake3::hash(&buf[..80]).as_bytes() != &buf[80..112];
-        if damaged {
-            return Err(ChainFault::Key {
-                path: format!("{} (the audit key block)", self.name),
-                why: "damaged: its checksum does not hold".into(),
-            });
-        }
-        Ok(Some(KeyBlock {
-            started: buf[10] == 1,
-            seed: (buf[11] == 1).then(|| array(&buf[16..48])),
-        }))
-    }
-
-    fn put_key_block(&self, started: bool, key: Option<&SigningKey>) -> io::Result<()> {
-        let mut buf = [0u8; 112];
-        buf[..8].copy_from_slice(KEY_MAGIC);
-        buf[8..10].copy_from_slice(&VERSION.to_le_bytes());
-        buf[10] = u8::from(started);
-        if let Some(key) = key {
-            buf[11] = 1;
-            buf[16..48].copy_from_slice(key.as_bytes());
-            buf[48..80].copy_from_slice(key.verifying_key().as_bytes());
-        }
-        let digest = blake3::hash(&buf[..80]);
-        buf[80..].copy_from_slice(digest.as_bytes());
-        self.write_at(&buf, 0)?;
-        self.dev.sync_data()
     }
 }
 
@@ -421,13 +256,7 @@ impl Store for DiskStore {
             (None, Some((g, s))) => (g.saturating_add(1), 1 - s),
             (None, None) => (1, 0),
         };
-        let mut buf = [0u8; HEAD_SLOT];
-        buf[..8].copy_from_slice(HEAD_MAGIC);
-        buf[8..16].copy_from_slice(&generation.to_le_bytes());
-        buf[16..24].copy_from_slice(&inner.end.to_le_bytes());
-        buf[24..28].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
-        buf[32..64].copy_from_slice(&head_digest(generation, inner.end, bytes));
-        buf[HEAD_HEADER..HEAD_HEADER + bytes.len()].copy_from_slice(bytes);
+        let buf = layout::head_slot(generation, inner.end, bytes);
         self.write_at(&buf, BLOCK * (1 + slot as u64))?;
         self.dev.sync_data()?;
         inner.newest = Some((generation, slot));
@@ -455,14 +284,7 @@ impl Store for DiskStore {
                 self.name, self.len
             )));
         }
-        let mut record = Vec::with_capacity((RECORD_HEADER + len) as usize);
-        record.extend_from_slice(RECORD_MAGIC);
-        record.extend_from_slice(&(len as u32).to_le_bytes());
-        record.extend_from_slice(&[0; 4]);
-        record.extend_from_slice(digest);
-        let check = blake3::hash(&record[..48]);
-        record.extend_from_slice(&check.as_bytes()[..16]);
-        record.extend_from_slice(bytes);
+        let record = layout::record(digest, bytes);
         self.write_at(&record, off)?;
         self.dev.sync_data()?;
         inner.index.insert(*digest, (off + RECORD_HEADER, len));
@@ -511,19 +333,4 @@ impl DiskStore {
         out.sort_by_key(|(_, off)| *off);
         out
     }
-}
-
-fn head_digest(generation: u64, end: u64, bytes: &[u8]) -> [u8; 32] {
-    let mut h = blake3::Hasher::new();
-    h.update(&generation.to_le_bytes());
-    h.update(&end.to_le_bytes());
-    h.update(&(bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
-    *h.finalize().as_bytes()
-}
-
-fn array<const N: usize>(bytes: &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    out.copy_from_slice(&bytes[..N]);
-    out
 }
