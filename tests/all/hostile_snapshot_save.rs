@@ -19,16 +19,23 @@ fn keeper(label: &str, child_id: &str, save: &str) -> Ente {
         .env("SAVE", save)
 }
 
-#[test]
-fn a_hostile_save_or_restore_is_an_event_and_the_rest_is_kept() {
-    let home = tempfile::tempdir().expect("home");
+/// A seed of three keepers, one plain, one whose `save` returns too much,
+/// one whose `save` never returns; its path.
+fn three_keepers(home: &std::path::Path) -> std::path::PathBuf {
     let seed_card = seed(&[
         keeper("plain", "01J0000000000000000000KC01", "plain"),
         keeper("huge", "01J0000000000000000000KC02", "huge"),
         keeper("looper", "01J0000000000000000000KC03", "loop"),
     ]);
-    let seed_path = home.path().join("seed.json");
+    let seed_path = home.join("seed.json");
     std::fs::write(&seed_path, serde_json::to_vec(&seed_card).expect("json")).expect("seed");
+    seed_path
+}
+
+#[test]
+fn a_hostile_save_or_restore_is_an_event_and_the_rest_is_kept() {
+    let home = tempfile::tempdir().expect("home");
+    let seed_path = three_keepers(home.path());
 
     let mut up = Up::start_with(home.path(), &seed_path, &["--call-deadline", "1s"]);
     up.wait_for("[plain] info: start 1");
@@ -87,13 +94,7 @@ fn a_hostile_save_or_restore_is_an_event_and_the_rest_is_kept() {
 #[test]
 fn a_hostile_save_asked_for_while_running_is_an_event_and_the_graph_goes_on() {
     let home = tempfile::tempdir().expect("home");
-    let seed_card = seed(&[
-        keeper("plain", "01J0000000000000000000KC01", "plain"),
-        keeper("huge", "01J0000000000000000000KC02", "huge"),
-        keeper("looper", "01J0000000000000000000KC03", "loop"),
-    ]);
-    let seed_path = home.path().join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&seed_card).expect("json")).expect("seed");
+    let seed_path = three_keepers(home.path());
     let mut up = Up::start_with(home.path(), &seed_path, &["--call-deadline", "1s"]);
     up.wait_for("graph settled");
     let mark = up.mark();

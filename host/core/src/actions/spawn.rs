@@ -222,12 +222,7 @@ impl Core {
     /// [`Core::check_spawn`] does for one, done once for all of them,
     /// before any is in the table.
     pub(crate) fn check_restored(&self, cards: &[(Ulid, Card)]) -> Result<(), String> {
-        let mut graph = Graph::new(&self.seed);
-        for (parent, c) in &self.spawned {
-            if let Some(p) = graph.find(*parent) {
-                graph.adopt(p, c);
-            }
-        }
+        let mut graph = self.live_graph();
         let mut first = None;
         for (parent, c) in cards {
             let p = graph
@@ -237,36 +232,38 @@ impl Core {
             first.get_or_insert(node);
         }
         let Some(first) = first else { return Ok(()) };
-        let faults = graph.check_from(first);
-        if faults.is_empty() {
-            return Ok(());
-        }
-        Err(faults
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "))
+        said(&graph.check_from(first))
     }
 
-    /// The card's place in the live graph, checked by the same rules as the
-    /// seed's: a new id, every requirement routed, nothing its parent lacks.
-    fn check_spawn(&self, by: Ulid, card: &Card) -> Result<(), String> {
+    /// The seed's graph with every card spawned so far.
+    fn live_graph(&self) -> Graph<'_> {
         let mut graph = Graph::new(&self.seed);
         for (parent, c) in &self.spawned {
             if let Some(p) = graph.find(*parent) {
                 graph.adopt(p, c);
             }
         }
+        graph
+    }
+
+    /// The card's place in the live graph, checked by the same rules as the
+    /// seed's: a new id, every requirement routed, nothing its parent lacks.
+    fn check_spawn(&self, by: Ulid, card: &Card) -> Result<(), String> {
+        let mut graph = self.live_graph();
         let caller = graph.find(by).ok_or("the caller is not in the graph")?;
         let first = graph.adopt(caller, card);
-        let faults = graph.check_from(first);
-        if faults.is_empty() {
-            return Ok(());
-        }
-        Err(faults
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; "))
+        said(&graph.check_from(first))
     }
+}
+
+/// The graph's faults as one refusal, or none.
+fn said(faults: &[ente_card::GraphFault]) -> Result<(), String> {
+    if faults.is_empty() {
+        return Ok(());
+    }
+    Err(faults
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; "))
 }
