@@ -112,6 +112,19 @@ pub fn decision_of(e: &Occurrence) -> Option<Decision> {
             label,
             why: detail.clone(),
         },
+        Kind::Operator {
+            uid,
+            request,
+            outcome,
+        } => Decision::Operator {
+            uid: *uid,
+            request: request.clone(),
+            refused: outcome.clone().err(),
+        },
+        Kind::ControlRefused { uid, pid } => Decision::ControlRefused {
+            uid: *uid,
+            pid: *pid,
+        },
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod check;
 pub mod console;
+pub mod ctl;
 pub mod diagnostics;
 pub mod home;
 pub mod host;

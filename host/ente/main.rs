@@ -114,6 +114,20 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Ask a running host (`ente up`, or the appliance's PID 1) over its
+    /// control socket: what runs, its journal and events; start, stop,
+    /// restart and spawn. Exit codes: 0 done, 1 refused, 2 usage, 3 no host.
+    Ctl {
+        /// The control socket (default $ENTE_HOME/ctl.sock; the
+        /// appliance's is /run/ente/ctl.sock).
+        #[arg(long, value_name = "PATH", global = true)]
+        socket: Option<PathBuf>,
+        /// One JSON object per line, for scripts.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: CtlCommand,
+    },
     /// The graph's snapshot: what `ente up --restore` (or the appliance's
     /// boot) would bring back.
     Snapshot {
@@ -161,6 +175,37 @@ enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlCommand {
+    /// Every Ente's state, or one Ente in depth (by id or label).
+    Status { ente: Option<String> },
+    /// The lineage tree, with each Ente's state.
+    Tree,
+    /// The journal: the last lines (of one Ente, or all), then with -f
+    /// new ones as they come.
+    Logs {
+        ente: Option<String>,
+        /// How many of the last lines.
+        #[arg(short = 'n', long = "lines", default_value_t = 20)]
+        lines: u32,
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// The host's events (those it kept), then with -f new ones live.
+    Events {
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Stop an Ente (and its descendants), by the seed's authority.
+    Stop { ente: String },
+    /// Stop an Ente and start it again.
+    Restart { ente: String },
+    /// Start an Ente that stopped, ended or failed.
+    Start { ente: String },
+    /// Spawn a card below the seed (its lineage, when absent, is the seed's).
+    Spawn { card: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -258,6 +303,11 @@ fn main() -> ExitCode {
             follow,
             json,
         ),
+        Command::Ctl {
+            socket,
+            json,
+            command,
+        } => ctl(socket, json, command),
         Command::Snapshot {
             command: SnapshotCommand::Show { home: h, disk },
         } => ente::snapshot_cli::show(&h.unwrap_or_else(home::home), disk.as_deref()),
@@ -293,4 +343,35 @@ fn quiet_on_closed_stdout() {
     // SAFETY: SIG_DFL installs no handler of ours, so nothing runs in
     // signal context; it is set once, before any thread is started.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
+fn ctl(socket: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
+    use ente_ctl::Verb;
+    let socket = socket.unwrap_or_else(|| ente::ctl::socket_in(&home::home()));
+    let tree = matches!(command, CtlCommand::Tree);
+    let verb = match command {
+        CtlCommand::Status { ente } => Verb::Status { ente },
+        CtlCommand::Tree => Verb::Tree,
+        CtlCommand::Logs {
+            ente,
+            lines,
+            follow,
+        } => Verb::Logs {
+            ente,
+            lines,
+            follow,
+        },
+        CtlCommand::Events { follow } => Verb::Events { follow },
+        CtlCommand::Stop { ente } => Verb::Stop { ente },
+        CtlCommand::Restart { ente } => Verb::Restart { ente },
+        CtlCommand::Start { ente } => Verb::Start { ente },
+        CtlCommand::Spawn { card } => match std::fs::read_to_string(&card) {
+            Ok(card) => Verb::Spawn { card },
+            Err(e) => {
+                eprintln!("ente ctl spawn: {}: {e}", card.display());
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    ente::ctl::client::run(&socket, verb, ente::ctl::client::Shown { json, tree })
 }

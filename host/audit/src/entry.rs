@@ -102,6 +102,20 @@ pub enum Decision {
         spawned: u64,
         states: u64,
     },
+    /// An operator's request over the control socket (`ente ctl`), by
+    /// the peer's uid: done, or refused and why. (Last: a chain written
+    /// before it still decodes.)
+    Operator {
+        uid: u32,
+        request: String,
+        refused: Option<String>,
+    },
+    /// A connection to the control socket refused: its peer's uid is
+    /// neither the host's nor root.
+    ControlRefused {
+        uid: u32,
+        pid: i32,
+    },
 }
 
 impl fmt::Display for Decision {
@@ -173,6 +187,19 @@ impl fmt::Display for Decision {
             ),
             Decision::Lost { count } => {
                 write!(f, "lost: {count} entries (the store could not be written)")
+            }
+            Decision::Operator {
+                uid,
+                request,
+                refused: None,
+            } => write!(f, "operator (uid {uid}): {request}"),
+            Decision::Operator {
+                uid,
+                request,
+                refused: Some(why),
+            } => write!(f, "operator (uid {uid}): {request}: refused: {why}"),
+            Decision::ControlRefused { uid, pid } => {
+                write!(f, "control socket refused: pid {pid}, uid {uid}")
             }
         }
     }

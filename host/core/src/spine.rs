@@ -127,6 +127,18 @@ pub enum Kind {
         why: String,
     },
     ShutdownDone,
+    /// A connection to the control socket was refused: its peer is
+    /// neither the host's own user nor root.
+    ControlRefused {
+        uid: u32,
+        pid: i32,
+    },
+    /// An operator's request over the control socket, done or refused.
+    Operator {
+        uid: u32,
+        request: String,
+        outcome: Result<(), String>,
+    },
     /// A snapshot was asked for while the graph runs (SIGUSR1): `entes`
     /// that keep state are asked to save it.
     SnapshotAsked {

@@ -286,6 +286,31 @@ async fn serve(
             },
         ))
     });
+    // The operator's surface, once /run is the settled surface's.
+    let ctl = Arc::new(std::sync::Mutex::new(None));
+    let serving = {
+        let (ctl, handles, seed) = (ctl.clone(), handles.clone(), kept.card.id);
+        let mut events = handles.spine.subscribe();
+        tokio::spawn(async move {
+            loop {
+                match events.next().await {
+                    Next::Event(e) if matches!(e.kind, Kind::Settled { .. }) => break,
+                    Next::Closed => return,
+                    _ => {}
+                }
+            }
+            drop(events);
+            settle_surface();
+            let path = Path::new(crate::ctl::APPLIANCE_SOCKET);
+            match crate::ctl::serve(handles, seed, path) {
+                Ok(s) => {
+                    say!("control socket: {}", path.display());
+                    *ctl.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+                }
+                Err(e) => alarm!("no control socket: {e}"),
+            }
+        })
+    };
     let mut events = handles.spine.subscribe();
     let shown = tokio::spawn(async move {
         let mut devices = Some(devices);
@@ -322,6 +347,10 @@ async fn serve(
     native.shutdown();
     if let Some(task) = on_request {
         task.abort();
+    }
+    serving.abort();
+    if let Some(s) = ctl.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        s.close();
     }
     if let Some(state) = &kept.state {
         let mut k = state.lock().unwrap_or_else(|p| p.into_inner());

@@ -118,6 +118,14 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
         handles
             .spine
             .attach(Box::new(crate::audit::AuditConsumer(audit.clone())));
+        // The operator's surface: `ente ctl` over $ENTE_HOME/ctl.sock.
+        let ctl = match crate::ctl::serve(handles.clone(), card.id, &crate::ctl::socket_in(home)) {
+            Ok(serving) => Some(serving),
+            Err(e) => {
+                crate::console::line(&format!("ente up: no control socket: {e}"));
+                None
+            }
+        };
         let shown = {
             let status = status.clone();
             tokio::spawn(async move { status.follow(events).await })
@@ -152,9 +160,12 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
         };
         core.run().await;
         native.shutdown();
-        // Its hold on the spine ends, so that the last events are shown.
+        // Their hold on the spine ends, so that the last events are shown.
         if let Some(task) = on_request {
             task.abort();
+        }
+        if let Some(serving) = ctl {
+            serving.close();
         }
         if !keep.no_snapshot {
             let _one = writing.lock().unwrap_or_else(|p| p.into_inner());

@@ -82,95 +82,15 @@ impl Status {
         if self.tty {
             return;
         }
-        let line = match &e.kind {
-            Kind::Journal { .. } => return,
-            // On the way to ready: the next line says where it got.
-            Kind::State {
-                to: Phase::Starting | Phase::Waiting,
-                ..
-            } => return,
-            Kind::State { to, detail, .. } => {
-                if *to == Phase::Stopped {
-                    console::line(&format!("stopped `{}`", safe(label)));
-                }
-                format!("{label}: {detail}")
-            }
-            Kind::Died { cause, .. } => format!("{label}: its body ended: {cause}"),
-            Kind::Refused { request, why, .. } => format!("{label}: {request} refused: {why}"),
-            Kind::Spawned { .. } => format!("{label}: spawned"),
-            Kind::Teardown { report, .. } => format!("{label}: teardown: {report}"),
-            Kind::NativeBus { why, .. } if e.ente.is_some() => format!("{label}: {why}"),
-            Kind::NativeBus { why, .. } => why.clone(),
-            Kind::Soma {
-                pid,
-                applied,
-                not_applied,
-                ..
-            } => {
-                let mut line = format!("{label}: pid {pid} started; soma applied: ");
-                line.push_str(&if applied.is_empty() {
-                    "nothing asked".to_owned()
-                } else {
-                    applied.join(", ")
-                });
-                if !not_applied.is_empty() {
-                    line.push_str(&format!("; NOT applied: {}", not_applied.join(", ")));
-                }
-                line
-            }
-            Kind::Reaped { pid, how } if e.ente.is_none() => {
-                format!(
-                    "reaped orphan pid {pid}: {}",
-                    how.trim_start_matches(&format!("pid {pid} "))
-                )
-            }
-            Kind::Dropped { what, count } => {
-                format!("{label}: {what} dropped, its queue full ({count} so far)")
-            }
-            Kind::Settled { ready, bodies } => {
-                format!("graph settled: {ready} of {bodies} Entes ready")
-            }
-            Kind::ShutdownBegun { why } => {
-                format!("{why}: stopping every Ente, children first, in reverse start order")
-            }
-            Kind::ShutdownDone => "every Ente stopped".to_owned(),
-            Kind::SnapshotAsked { by, entes } => {
-                format!(
-                    "a snapshot asked for ({by}): {entes} Entes that keep state asked to save it"
-                )
-            }
-            Kind::SnapshotReady { late, .. } if late.is_empty() => {
-                "the snapshot's states are in".to_owned()
-            }
-            Kind::SnapshotReady { late, .. } => format!(
-                "the snapshot's states are in, but for {} (no answer within the call deadline: their last state is kept)",
-                late.join(", ")
-            ),
-            Kind::StateSaved { saved: Ok(n) } => format!("{label}: its state saved ({n} bytes)"),
-            Kind::StateSaved { saved: Err(why) } => {
-                format!("{label}: its state NOT saved: {why}")
-            }
-            Kind::StateRestored { restored: Ok(n) } => {
-                format!("{label}: its saved state handed back ({n} bytes)")
-            }
-            Kind::StateRestored { restored: Err(why) } => {
-                format!("{label}: refused its saved state, starts afresh: {why}")
-            }
-            Kind::Restored {
-                spawned, states, ..
-            } => format!(
-                "restored from the snapshot: {spawned} spawned Entes again, {states} Entes' state to hand back"
-            ),
-            // A denial reaches its caller; a guest that calls in a loop
-            // would otherwise flood the console with them.
-            Kind::Lease(_)
-            | Kind::Left
-            | Kind::StartFailed { .. }
-            | Kind::Uevent { .. }
-            | Kind::Reaped { .. }
-            | Kind::Signal { .. } => return,
-        };
-        console::line(&self.stamped(&safe(&line)));
+        if let Kind::State {
+            to: Phase::Stopped, ..
+        } = &e.kind
+        {
+            console::line(&format!("stopped `{}`", safe(label)));
+        }
+        if let Some(line) = line_of(e) {
+            console::line(&self.stamped(&safe(&line)));
+        }
     }
 
     /// Draw the table: redrawn in place on a terminal, printed when it
@@ -244,6 +164,107 @@ impl Status {
 /// A line as it may be printed: a label comes from a card (a spawned one is
 /// an Ente's word) and a state from a guest's refusal, so nothing in them may
 /// start a new line or move the cursor.
+/// An event as a line of the console (and of `ente ctl events`); `None`
+/// for what the console does not print (journal lines are shown apart;
+/// lease decisions would flood it).
+pub fn line_of(e: &Occurrence) -> Option<String> {
+    let label = e.ente.as_ref().map_or("", |(_, l)| l.as_str());
+    Some(match &e.kind {
+        Kind::Journal { .. } => return None,
+        // On the way to ready: the next line says where it got.
+        Kind::State {
+            to: Phase::Starting | Phase::Waiting,
+            ..
+        } => return None,
+        Kind::State { detail, .. } => format!("{label}: {detail}"),
+        Kind::Died { cause, .. } => format!("{label}: its body ended: {cause}"),
+        Kind::Refused { request, why, .. } => format!("{label}: {request} refused: {why}"),
+        Kind::Spawned { .. } => format!("{label}: spawned"),
+        Kind::Teardown { report, .. } => format!("{label}: teardown: {report}"),
+        Kind::NativeBus { why, .. } if e.ente.is_some() => format!("{label}: {why}"),
+        Kind::NativeBus { why, .. } => why.clone(),
+        Kind::Soma {
+            pid,
+            applied,
+            not_applied,
+            ..
+        } => {
+            let mut line = format!("{label}: pid {pid} started; soma applied: ");
+            line.push_str(&if applied.is_empty() {
+                "nothing asked".to_owned()
+            } else {
+                applied.join(", ")
+            });
+            if !not_applied.is_empty() {
+                line.push_str(&format!("; NOT applied: {}", not_applied.join(", ")));
+            }
+            line
+        }
+        Kind::Reaped { pid, how } if e.ente.is_none() => {
+            format!(
+                "reaped orphan pid {pid}: {}",
+                how.trim_start_matches(&format!("pid {pid} "))
+            )
+        }
+        Kind::Dropped { what, count } => {
+            format!("{label}: {what} dropped, its queue full ({count} so far)")
+        }
+        Kind::ControlRefused { uid, pid } => format!(
+            "the control socket refused pid {pid} (uid {uid}): neither this host's user nor root"
+        ),
+        Kind::Operator {
+            uid,
+            request,
+            outcome: Ok(()),
+        } => format!("operator (uid {uid}): {request}"),
+        Kind::Operator {
+            uid,
+            request,
+            outcome: Err(why),
+        } => format!("operator (uid {uid}): {request} refused: {why}"),
+        Kind::Settled { ready, bodies } => {
+            format!("graph settled: {ready} of {bodies} Entes ready")
+        }
+        Kind::ShutdownBegun { why } => {
+            format!("{why}: stopping every Ente, children first, in reverse start order")
+        }
+        Kind::ShutdownDone => "every Ente stopped".to_owned(),
+        Kind::SnapshotAsked { by, entes } => {
+            format!("a snapshot asked for ({by}): {entes} Entes that keep state asked to save it")
+        }
+        Kind::SnapshotReady { late, .. } if late.is_empty() => {
+            "the snapshot's states are in".to_owned()
+        }
+        Kind::SnapshotReady { late, .. } => format!(
+            "the snapshot's states are in, but for {} (no answer within the call deadline: their last state is kept)",
+            late.join(", ")
+        ),
+        Kind::StateSaved { saved: Ok(n) } => format!("{label}: its state saved ({n} bytes)"),
+        Kind::StateSaved { saved: Err(why) } => {
+            format!("{label}: its state NOT saved: {why}")
+        }
+        Kind::StateRestored { restored: Ok(n) } => {
+            format!("{label}: its saved state handed back ({n} bytes)")
+        }
+        Kind::StateRestored { restored: Err(why) } => {
+            format!("{label}: refused its saved state, starts afresh: {why}")
+        }
+        Kind::Restored {
+            spawned, states, ..
+        } => format!(
+            "restored from the snapshot: {spawned} spawned Entes again, {states} Entes' state to hand back"
+        ),
+        // A denial reaches its caller; a guest that calls in a loop
+        // would otherwise flood the console with them.
+        Kind::Lease(_)
+        | Kind::Left
+        | Kind::StartFailed { .. }
+        | Kind::Uevent { .. }
+        | Kind::Reaped { .. }
+        | Kind::Signal { .. } => return None,
+    })
+}
+
 fn safe(text: &str) -> String {
     ente_runtime::host::clean(text, 8192)
 }

@@ -350,6 +350,8 @@ fn appliance(
     run.wait_for("[uptime] info: up ")?;
     run.wait_for("legacyd: ready")?;
     run.wait_for("ente: power key watched")?;
+    // PID 1 serves the operator's control socket once the surface settled.
+    run.wait_for("ente: control socket: /run/ente/ctl.sock")?;
     boot::monitor(sock, "system_powerdown")?;
     let pressed = run.wait_for("power key pressed")?;
     run.wait_for("orderly shutdown")?;

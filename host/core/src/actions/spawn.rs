@@ -125,7 +125,11 @@ impl Core {
         {
             let t = self.read();
             let caller = t.get(by).ok_or("the caller is not an Ente of this host")?;
-            if !caller.card.requires.contains(&Capability::Spawn) {
+            // The seed holds what it lists (an operator's spawn is by the
+            // seed); every other Ente, what its card requires.
+            let holds = caller.card.requires.contains(&Capability::Spawn)
+                || (caller.parent.is_none() && caller.card.provides.contains(&Capability::Spawn));
+            if !holds {
                 return Err("the caller's card does not require Spawn".into());
             }
             if card.lineage != Some(by) {

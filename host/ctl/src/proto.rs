@@ -1,0 +1,91 @@
+//! What `ente ctl` asks and what the host answers.
+
+use serde::{Deserialize, Serialize};
+
+/// One request: the protocol's version, then what is asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    pub version: u16,
+    pub verb: Verb,
+}
+
+/// What an operator may ask. An Ente is named by its id or its label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verb {
+    /// Every Ente, or one in depth.
+    Status {
+        ente: Option<String>,
+    },
+    /// The lineage tree, with states.
+    Tree,
+    /// The events the host kept (and with `follow`, those to come).
+    Events {
+        follow: bool,
+    },
+    /// The journal: the last `lines` lines (of one Ente, or all), then
+    /// with `follow` those to come.
+    Logs {
+        ente: Option<String>,
+        lines: u32,
+        follow: bool,
+    },
+    Stop {
+        ente: String,
+    },
+    Restart {
+        ente: String,
+    },
+    /// Start an Ente that stopped, failed or ended.
+    Start {
+        ente: String,
+    },
+    /// Spawn a card below the seed.
+    Spawn {
+        card: String,
+    },
+}
+
+/// One Ente, as `ente ctl status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnteRow {
+    pub id: String,
+    pub label: String,
+    pub parent: Option<String>,
+    /// Its state in words ("ready", "backing off: ...", "failed: ...").
+    pub state: String,
+    pub kind: String,
+    pub restarts: u32,
+    pub failures: u32,
+    pub served: u64,
+    pub failed: u64,
+    pub cpu_ms: u64,
+    /// Whether it was spawned at run time (not of the seed).
+    pub spawned: bool,
+}
+
+/// One event of the host's spine, rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub seq: u64,
+    pub wall_ms: u64,
+    pub ente: Option<String>,
+    pub label: Option<String>,
+    /// The event's kind ("journal", "state", "died", ...).
+    pub kind: String,
+    pub text: String,
+}
+
+/// The host's answer; a stream ends with [`Reply::End`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    Status(Vec<EnteRow>),
+    Event(EventLine),
+    /// Events were dropped before the next (the reader fell behind).
+    Missed(u64),
+    /// Done, in words.
+    Done(String),
+    /// Refused, with the reason (a name not found, the authority's
+    /// refusal, a bad frame).
+    Refused(String),
+    End,
+}

@@ -1,0 +1,102 @@
+//! The host's table and spine as `ente ctl` sees them: an Ente found by id
+//! or label, its row, an event as a line.
+
+use ente_core::{Handles, Kind, Occurrence};
+use ente_ctl::{EnteRow, EventLine};
+use std::sync::atomic::Ordering;
+use ulid::Ulid;
+
+/// The Ente `name` names: its id, or its label when one Ente has it.
+pub fn find(handles: &Handles, name: &str) -> Result<Ulid, String> {
+    let t = handles.read();
+    if let Ok(id) = name.parse::<Ulid>()
+        && t.get(id).is_some()
+    {
+        return Ok(id);
+    }
+    let named: Vec<Ulid> = t
+        .iter()
+        .filter(|r| r.label() == name)
+        .map(|r| r.id)
+        .collect();
+    match named.as_slice() {
+        [id] => Ok(*id),
+        [] => Err(format!(
+            "no Ente of this host has the id or label `{}`",
+            ente_runtime::host::clean(name, 200)
+        )),
+        more => Err(format!(
+            "{} Entes are labelled `{}`: name one by its id ({})",
+            more.len(),
+            ente_runtime::host::clean(name, 200),
+            more.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// Every Ente's row (or `only`'s), in the order the table holds them.
+pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
+    let t = handles.read();
+    t.iter()
+        .filter(|r| only.is_none_or(|id| r.id == id))
+        .map(|r| {
+            let (served, failed) = handles
+                .bus
+                .slot(r.id)
+                .map_or((0, 0), |s| (s.served(), s.errors()));
+            EnteRow {
+                id: r.id.to_string(),
+                label: r.label().to_owned(),
+                parent: r.parent.map(|p| p.to_string()),
+                state: r.state.to_string(),
+                kind: payload_kind(&r.card.payload).to_owned(),
+                restarts: r.restarts,
+                failures: r.failures,
+                served,
+                failed,
+                cpu_ms: r.counters.cpu_ns.load(Ordering::Relaxed) / 1_000_000,
+                spawned: r.spawned,
+            }
+        })
+        .collect()
+}
+
+fn payload_kind(p: &ente_card::Payload) -> &'static str {
+    match p {
+        ente_card::Payload::Wasm { .. } => "wasm",
+        ente_card::Payload::Native { .. } => "native",
+        ente_card::Payload::Legacy { .. } => "legacy",
+        ente_card::Payload::Virtual => "virtual",
+    }
+}
+
+/// An event as a line: the console's words where it has them, else the
+/// event itself.
+pub fn line(e: &Occurrence) -> EventLine {
+    let text = match &e.kind {
+        Kind::Journal { level, text } => format!("{}: {text}", level.name()),
+        _ => crate::up::status::line_of(e)
+            .or_else(|| crate::audit::decision_of(e).map(|d| d.to_string()))
+            .unwrap_or_else(|| format!("{:?}", e.kind)),
+    };
+    let debug = format!("{:?}", e.kind);
+    let kind = debug
+        .split([' ', '(', '{'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    EventLine {
+        seq: e.seq,
+        wall_ms: e
+            .wall
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        ente: e.ente.as_ref().map(|(id, _)| id.to_string()),
+        label: e.ente.as_ref().map(|(_, l)| l.clone()),
+        kind,
+        text: ente_runtime::host::clean(&text, 8192),
+    }
+}

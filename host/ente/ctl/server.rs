@@ -1,0 +1,356 @@
+//! The control socket: `ente ctl`'s way into a running host. A Unix
+//! socket, mode 0600, whose every connection is checked by SO_PEERCRED
+//! (the host's own user and root are served; anyone else is refused, and
+//! the refusal is an event and an audit entry). One request per
+//! connection (`ente_ctl`'s frames); a bad frame ends that connection
+//! only. Requests never block the core's loop: reads come from the table
+//! and the spine, and actions go through the loop's inbox as the same
+//! control requests a guest's `ente:core/graph` makes, by the seed's
+//! authority, each an event and an audit entry.
+
+use crate::ctl::render;
+use ente_core::{Control, Event, Handles, Kind, Next, Occurrence};
+use ente_ctl::{Reply, Request, VERSION, Verb, read_frame_async, write_frame_async};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{UnixListener, UnixStream};
+use ulid::Ulid;
+
+/// Events kept for `ente ctl events` and `logs` without `-f`.
+const HISTORY: usize = 2048;
+/// Connections served at once; more are refused with a reason.
+const CONNECTIONS: usize = 32;
+/// How long a client may take to send its request.
+const REQUEST_WITHIN: Duration = Duration::from_secs(5);
+/// How long an action waits for the loop's answer.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// The socket's place under a home (dev mode).
+pub fn socket_in(home: &Path) -> PathBuf {
+    home.join("ctl.sock")
+}
+
+/// Where the appliance serves it.
+pub const APPLIANCE_SOCKET: &str = "/run/ente/ctl.sock";
+
+#[derive(Clone)]
+struct Served {
+    handles: Handles,
+    /// The seed's id: the authority an operator's actions are taken by.
+    seed: Ulid,
+    history: Arc<Mutex<VecDeque<Arc<Occurrence>>>>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// The socket being served: [`Serving::close`] ends it (its tasks hold the
+/// spine, which would otherwise outlive the host's end).
+#[derive(Debug)]
+pub struct Serving {
+    path: PathBuf,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Serving {
+    pub fn close(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Bind `path` (refusing to take it from a host still serving it) and
+/// serve it. Call within a tokio runtime.
+pub fn serve(handles: Handles, seed: Ulid, path: &Path) -> Result<Serving, String> {
+    let shown = path.display();
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(format!("{shown}: another host serves this control socket"));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()) => {
+            std::fs::remove_file(path).map_err(|e| format!("{shown}: {e}"))?;
+        }
+        Ok(_) => {
+            return Err(format!(
+                "{shown}: exists and is not a socket; left as it is"
+            ));
+        }
+        Err(_) => {}
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("{shown}: {e}"))?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let served = Served {
+        seed,
+        history: Arc::default(),
+        slots: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)),
+        handles,
+    };
+    Ok(Serving {
+        path: path.to_path_buf(),
+        tasks: vec![
+            tokio::spawn(keep_history(served.clone())),
+            tokio::spawn(accept(served, listener)),
+        ],
+    })
+}
+
+async fn keep_history(s: Served) {
+    let mut events = s.handles.spine.subscribe();
+    loop {
+        match events.next().await {
+            Next::Event(e) => {
+                let mut h = s.history.lock().unwrap_or_else(|p| p.into_inner());
+                if h.len() == HISTORY {
+                    h.pop_front();
+                }
+                h.push_back(e);
+            }
+            Next::Missed(_) => {}
+            Next::Closed => return,
+        }
+    }
+}
+
+async fn accept(s: Served, listener: UnixListener) {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let Ok(peer) = stream.peer_cred() else {
+            continue;
+        };
+        let (uid, pid) = (peer.uid(), peer.pid().unwrap_or(0));
+        if uid != me && uid != 0 {
+            s.handles
+                .spine
+                .emit(None, Kind::ControlRefused { uid, pid });
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let why = format!(
+                    "uid {uid} is neither this host's user ({me}) nor root: the refusal is recorded"
+                );
+                let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+            });
+            continue;
+        }
+        let s = s.clone();
+        tokio::spawn(async move {
+            let Ok(_slot) = s.slots.clone().try_acquire_owned() else {
+                let mut stream = stream;
+                let busy = Reply::Refused(format!(
+                    "the host serves {CONNECTIONS} control connections at once; try again"
+                ));
+                let _ = write_frame_async(&mut stream, &busy).await;
+                return;
+            };
+            connection(s, stream, uid).await;
+        });
+    }
+}
+
+async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
+    let request =
+        tokio::time::timeout(REQUEST_WITHIN, read_frame_async::<Request>(&mut stream)).await;
+    let verb = match request {
+        Ok(Ok(Request { version, verb })) if version == VERSION => verb,
+        Ok(Ok(Request { version, .. })) => {
+            let why = format!("protocol version {version}; this host speaks {VERSION}");
+            let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+            return;
+        }
+        Ok(Err(e)) => {
+            let _ = write_frame_async(&mut stream, &Reply::Refused(e.to_string())).await;
+            return;
+        }
+        Err(_) => {
+            let why = format!("no request within {REQUEST_WITHIN:?}");
+            let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+            return;
+        }
+    };
+    let replies = match verb {
+        Verb::Status { ente } => vec![status(&s, ente.as_deref())],
+        Verb::Tree => vec![status(&s, None)],
+        Verb::Events { follow } => return stream_events(&s, stream, None, None, follow).await,
+        Verb::Logs {
+            ente,
+            lines,
+            follow,
+        } => {
+            let who = match ente.map(|name| render::find(&s.handles, &name)).transpose() {
+                Ok(who) => who,
+                Err(why) => {
+                    let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+                    return;
+                }
+            };
+            return stream_events(&s, stream, Some(lines), Some(who), follow).await;
+        }
+        Verb::Stop { ente } => vec![act(&s, uid, "stop", &ente).await],
+        Verb::Restart { ente } => vec![act(&s, uid, "restart", &ente).await],
+        Verb::Start { ente } => vec![act(&s, uid, "start", &ente).await],
+        Verb::Spawn { card } => vec![spawn(&s, uid, &card).await],
+    };
+    for r in replies.iter().chain([&Reply::End]) {
+        if write_frame_async(&mut stream, r).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn status(s: &Served, ente: Option<&str>) -> Reply {
+    let only = match ente.map(|name| render::find(&s.handles, name)).transpose() {
+        Ok(only) => only,
+        Err(why) => return Reply::Refused(why),
+    };
+    Reply::Status(render::rows(&s.handles, only))
+}
+
+/// The events kept, then (`follow`) those to come; journal lines only
+/// (`lines` of them, of `who` when it is `Some(Some(id))`) for `logs`.
+async fn stream_events(
+    s: &Served,
+    mut stream: UnixStream,
+    lines: Option<u32>,
+    who: Option<Option<Ulid>>,
+    follow: bool,
+) {
+    let logs = lines.is_some();
+    let wanted = |e: &Occurrence| {
+        (!logs || matches!(e.kind, Kind::Journal { .. }))
+            && who
+                .flatten()
+                .is_none_or(|id| e.ente.as_ref().is_some_and(|(i, _)| *i == id))
+    };
+    // Subscribed before the history is read: nothing falls between.
+    let mut events = s.handles.spine.subscribe();
+    let kept: Vec<Arc<Occurrence>> = {
+        let h = s.history.lock().unwrap_or_else(|p| p.into_inner());
+        let all: Vec<Arc<Occurrence>> = h.iter().filter(|e| wanted(e)).cloned().collect();
+        let skip = lines.map_or(0, |n| all.len().saturating_sub(n as usize));
+        all.into_iter().skip(skip).collect()
+    };
+    let mut last = 0;
+    for e in kept {
+        last = e.seq;
+        if write_frame_async(&mut stream, &Reply::Event(render::line(&e)))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    if follow {
+        loop {
+            let reply = match events.next().await {
+                Next::Event(e) if e.seq > last && wanted(&e) => Reply::Event(render::line(&e)),
+                Next::Event(_) => continue,
+                Next::Missed(n) => Reply::Missed(n),
+                Next::Closed => break,
+            };
+            if write_frame_async(&mut stream, &reply).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = write_frame_async(&mut stream, &Reply::End).await;
+}
+
+/// Stop, restart or start `name`, by the seed's authority.
+async fn act(s: &Served, uid: u32, verb: &str, name: &str) -> Reply {
+    let id = match render::find(&s.handles, name) {
+        Ok(id) => id,
+        Err(why) => return Reply::Refused(why),
+    };
+    let running = s
+        .handles
+        .read()
+        .get(id)
+        .is_some_and(|r| !r.state.is_final());
+    let by = s.seed;
+    let outcome = match verb {
+        "start" if running => Err(format!("{name} is not stopped; `restart` restarts it")),
+        "stop" => {
+            ask(s, |reply| Control::Stop {
+                by,
+                ente: id,
+                reply,
+            })
+            .await
+        }
+        _ => {
+            ask(s, |reply| Control::Restart {
+                by,
+                ente: id,
+                reply,
+            })
+            .await
+        }
+    };
+    said(s, uid, format!("{verb} {name} ({id})"), outcome)
+}
+
+async fn spawn(s: &Served, uid: u32, json: &str) -> Reply {
+    let mut card = match ente_card::parse(json.as_bytes(), Path::new("(ente ctl spawn)")) {
+        Ok(card) => card,
+        Err(e) => return Reply::Refused(e.to_string()),
+    };
+    // Below the seed unless the card says otherwise (the core then checks
+    // that its lineage is the seed's, as for any spawn).
+    card.lineage.get_or_insert(s.seed);
+    let label = card.label.clone();
+    let by = s.seed;
+    let outcome = ask(s, |reply| Control::Spawn {
+        by,
+        card: Box::new(card),
+        reply,
+    })
+    .await;
+    let id = outcome
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    said(s, uid, format!("spawn {label} {id}"), outcome.map(|_| ()))
+}
+
+/// The request's outcome as an event (which the audit chain records) and
+/// as the reply.
+fn said(s: &Served, uid: u32, request: String, outcome: Result<(), String>) -> Reply {
+    s.handles.spine.emit(
+        None,
+        Kind::Operator {
+            uid,
+            request: request.clone(),
+            outcome: outcome.clone(),
+        },
+    );
+    match outcome {
+        Ok(()) => Reply::Done(request),
+        Err(why) => Reply::Refused(why),
+    }
+}
+
+/// Hand the loop a control request and wait for its answer, off the loop.
+async fn ask<T: Send + 'static>(
+    s: &Served,
+    make: impl FnOnce(ente_core::Reply<T>) -> Control,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    s.handles
+        .inbox
+        .send(Event::Control(make(tx)))
+        .await
+        .map_err(|_| "the host is stopping".to_owned())?;
+    tokio::task::spawn_blocking(move || rx.recv_timeout(ANSWER_WITHIN))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|_| format!("the host did not answer within {ANSWER_WITHIN:?}"))?
+}
