@@ -40,6 +40,8 @@ setup:
     missing=()
     command -v make >/dev/null || missing+=(make)
     command -v sccache >/dev/null || missing+=(sccache)
+    # promtool checks the metrics' text in a test (Debian ships it with prometheus).
+    command -v promtool >/dev/null || missing+=(prometheus)
     command -v npm >/dev/null || missing+=(nodejs npm)
     command -v clang >/dev/null || missing+=(clang)
     command -v wasm-ld >/dev/null || missing+=(lld)

@@ -9,6 +9,7 @@ pub mod ctl;
 pub mod diagnostics;
 pub mod home;
 pub mod host;
+pub mod metrics;
 pub mod native;
 pub mod native_cli;
 #[cfg(feature = "pack")]

@@ -83,6 +83,8 @@ enum Command {
         options: HostOptions,
         #[command(flatten)]
         keep: up::Keep,
+        #[command(flatten)]
+        surface: up::Surface,
     },
     /// Call an endpoint over the native bus as this process's Ente (for a
     /// native Ente's program: `$ENTE call IFACE@VERSION BODY`); the reply on
@@ -206,6 +208,8 @@ enum CtlCommand {
     Start { ente: String },
     /// Spawn a card below the seed (its lineage, when absent, is the seed's).
     Spawn { card: PathBuf },
+    /// The host's metrics, in the Prometheus text format.
+    Metrics,
 }
 
 #[derive(Debug, Subcommand)]
@@ -273,7 +277,8 @@ fn main() -> ExitCode {
             seed,
             options,
             keep,
-        } => up::run(&home::home(), &seed, &options, keep),
+            surface,
+        } => up::run(&home::home(), &seed, &options, keep, surface),
         Command::Call { endpoint, body } => ente::native_cli::call(&endpoint, &body),
         Command::Serve { ready, command } => ente::native_cli::serve(ready, &command),
         Command::Notify { vars } => ente::native_cli::notify(&vars),
@@ -362,6 +367,7 @@ fn ctl(socket: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
             follow,
         },
         CtlCommand::Events { follow } => Verb::Events { follow },
+        CtlCommand::Metrics => Verb::Metrics,
         CtlCommand::Stop { ente } => Verb::Stop { ente },
         CtlCommand::Restart { ente } => Verb::Restart { ente },
         CtlCommand::Start { ente } => Verb::Start { ente },

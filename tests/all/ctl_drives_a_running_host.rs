@@ -45,10 +45,16 @@ fn every_verb_works_against_a_running_host() {
     let card = seed(&[Ente::new("hello", "chatty")]);
     let seed_path = home.path().join("seed.json");
     std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(home.path(), &seed_path);
+    let mut up = Up::start_with(home.path(), &seed_path, &["--metrics", "127.0.0.1:0"]);
     up.wait_for("graph settled");
     let h = home.path();
 
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(h.join("ctl.sock"))
+            .expect("socket")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the socket is the host user's alone");
     let (code, out, err) = ctl(h, &["status"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("hello") && out.contains("ready"), "{out}");
@@ -76,8 +82,19 @@ fn every_verb_works_against_a_running_host() {
     let (code, out, err) = ctl(h, &["restart", "hello"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("done: restart hello"), "{out}");
+    // Read on a thread: a follower that never shows the line fails the
+    // test at its deadline instead of hanging it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.lines().map_while(Result::ok) {
+            let done = line.contains("operator (uid") && line.contains("restart hello");
+            if tx.send(line).is_err() || done {
+                return;
+            }
+        }
+    });
     let mut seen = Vec::new();
-    for line in lines.lines().map_while(Result::ok) {
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
         let done = line.contains("operator (uid") && line.contains("restart hello");
         seen.push(line);
         if done {
@@ -118,6 +135,26 @@ fn every_verb_works_against_a_running_host() {
     let (_, out, _) = ctl(h, &["status", "from-ctl"]);
     assert!(out.contains(&format!("parent:    {ROOT}")), "{out}");
 
+    // A label an Ente chose reaches the operator's terminal escaped: no
+    // escape sequence, no forged row.
+    let evil = home.path().join("evil.json");
+    let mut card = spawned.clone();
+    card["id"] = "01J0000000000000000000CT02".into();
+    card["label"] = "evil\u{1b}[2J\nforged-row ready".into();
+    std::fs::write(&evil, card.to_string()).expect("card");
+    let (code, _, err) = ctl(h, &["spawn", evil.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{err}");
+    for args in [&["status"][..], &["tree"][..], &["events"][..]] {
+        let (_, out, _) = ctl(h, args);
+        assert!(!out.contains('\u{1b}'), "{args:?}: {out:?}");
+        assert!(
+            !out.lines().any(|l| l.starts_with("forged-row")),
+            "{args:?}: {out}"
+        );
+    }
+    let (_, out, _) = ctl(h, &["stop", "01J0000000000000000000CT02"]);
+    assert!(out.contains("stopped and removed"), "{out}");
+
     let (code, _, err) = ctl(h, &["stop", "nosuch"]);
     assert_eq!(code, 1);
     assert!(
@@ -138,6 +175,8 @@ fn every_verb_works_against_a_running_host() {
     let (code, _, err) = ctl(h, &["--socket", "/nonexistent/ctl.sock", "status"]);
     assert_eq!(code, 3);
     assert!(err.contains("no host answers"), "{err}");
+
+    metrics_pass_promtool(h, &mut up);
 
     refused_to_others(h);
 
@@ -195,4 +234,64 @@ fn refused_to_others(h: &Path) {
         events.contains("the control socket refused pid"),
         "{events}"
     );
+}
+
+/// `promtool check metrics` on `text`: its complaints, if any.
+fn promtool(text: &str) -> String {
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (`just setup` installs Debian's prometheus, which ships it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("feed");
+    let out = child.wait_with_output().expect("promtool");
+    if out.status.success() {
+        String::new()
+    } else {
+        text_of(&out)
+    }
+}
+
+fn text_of(out: &std::process::Output) -> String {
+    text(&out.stdout) + &text(&out.stderr)
+}
+
+/// The metrics, from `ente ctl metrics` and from the HTTP endpoint, name
+/// the host's Entes and pass promtool.
+fn metrics_pass_promtool(h: &Path, up: &mut Up) {
+    let (code, text, err) = ctl(h, &["metrics"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("ente_state{ente="), "{text}");
+    assert!(text.contains("label=\"hello\""), "{text}");
+    assert!(text.contains("ente_leases_active"), "{text}");
+    assert!(text.contains("ente_audit_entries"), "{text}");
+    assert_eq!(promtool(&text), "", "{text}");
+
+    let line = up.wait_for("metrics: http://");
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.strip_suffix("/metrics"))
+        .expect("the address");
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("ask");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(body.contains("ente_calls_served_total"), "{body}");
+    assert_eq!(promtool(body), "", "{body}");
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.write_all(b"GET /other HTTP/1.1\r\n\r\n").expect("ask");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }

@@ -8,17 +8,21 @@
 //! little-endian length, then that many bytes of postcard, at most
 //! [`MAX_FRAME`]. A frame too long, truncated, or not a request of this
 //! [`VERSION`] ends that connection, and only that one, with a
-//! [`Reply::Refused`] naming why.
+//! [`Reply::Refused`] naming why (a request of another version by its
+//! version, read before the rest).
 
 mod proto;
 mod wire;
 
 pub use proto::{EnteRow, EventLine, Reply, Request, Verb};
-pub use wire::{WireError, read_frame, read_frame_async, write_frame, write_frame_async};
+pub use wire::{
+    WireError, decode_request, read_frame, read_frame_async, read_raw_async, write_frame,
+    write_frame_async,
+};
 
 /// The protocol's version: a request of another is refused by name.
 pub const VERSION: u16 = 1;
 
-/// The largest frame either side sends or accepts (a card to spawn is at
-/// most 64 KiB; a status of thousands of Entes fits).
-pub const MAX_FRAME: usize = 1 << 20;
+/// The largest frame either side sends or accepts: a card to spawn (at
+/// most 1 MiB) and its framing. A status is sent in chunks of rows.
+pub const MAX_FRAME: usize = (1 << 20) + 4096;

@@ -43,6 +43,8 @@ pub enum Verb {
     Spawn {
         card: String,
     },
+    /// The metrics, in the Prometheus text format.
+    Metrics,
 }
 
 /// One Ente, as `ente ctl status` shows it.
@@ -84,6 +86,8 @@ pub enum Reply {
     Missed(u64),
     /// Done, in words.
     Done(String),
+    /// The metrics' text.
+    Metrics(String),
     /// Refused, with the reason (a name not found, the authority's
     /// refusal, a bad frame).
     Refused(String),

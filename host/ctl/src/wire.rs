@@ -16,6 +16,8 @@ pub enum WireError {
     Closed,
     #[error("the frame does not decode: {0}")]
     Garbled(String),
+    #[error("protocol version {version}; this side speaks {}", crate::VERSION)]
+    Version { version: u16 },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -71,6 +73,26 @@ pub async fn write_frame_async<T: Serialize>(
 ) -> Result<(), WireError> {
     w.write_all(&encode(value)?).await?;
     Ok(())
+}
+
+/// A frame's bytes, undecoded.
+pub async fn read_raw_async(r: &mut (impl AsyncRead + Unpin)) -> Result<Vec<u8>, WireError> {
+    let mut prefix = [0u8; 4];
+    r.read_exact(&mut prefix).await.map_err(closed)?;
+    let mut body = vec![0u8; length(prefix)?];
+    r.read_exact(&mut body).await.map_err(closed)?;
+    Ok(body)
+}
+
+/// A request's bytes: its version first (a request of another version is
+/// refused by it, whatever follows), then the rest.
+pub fn decode_request(body: &[u8]) -> Result<crate::Request, WireError> {
+    let (version, _) =
+        postcard::take_from_bytes::<u16>(body).map_err(|e| WireError::Garbled(e.to_string()))?;
+    if version != crate::VERSION {
+        return Err(WireError::Version { version });
+    }
+    decode(body)
 }
 
 pub async fn read_frame_async<T: DeserializeOwned>(

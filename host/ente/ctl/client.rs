@@ -38,36 +38,54 @@ pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
             return ExitCode::from(NO_HOST);
         }
     };
-    if let Err(e) = write_frame(
+    // A request the host refuses unread (a peer it does not serve) is
+    // answered before the write fails: the answer is read either way.
+    let sent = write_frame(
         &mut stream,
         &Request {
             version: VERSION,
             verb,
         },
-    ) {
-        eprintln!("ente ctl: {e}");
-        return ExitCode::from(NO_HOST);
+    );
+    if let Err(ente_ctl::WireError::TooLarge { len }) = sent {
+        eprintln!("ente ctl: the request is {len} bytes, more than a frame may hold");
+        return ExitCode::FAILURE;
     }
     let mut code = ExitCode::SUCCESS;
+    let mut rows = Vec::new();
+    let mut answered = false;
+    let mut refused = false;
     loop {
         let reply: Reply = match read_frame(&mut stream) {
             Ok(r) => r,
-            // A host that went away mid-stream (it stopped).
-            Err(ente_ctl::WireError::Closed) => return code,
+            Err(ente_ctl::WireError::Closed) if !answered => {
+                eprintln!(
+                    "ente ctl: the host at {} closed the connection without an answer",
+                    socket.display()
+                );
+                return ExitCode::from(NO_HOST);
+            }
+            // After a refusal the host closes; otherwise it went away
+            // mid-answer (it stopped).
+            Err(ente_ctl::WireError::Closed) if refused => return code,
+            Err(ente_ctl::WireError::Closed) => {
+                eprintln!("ente ctl: the host closed the connection before its answer ended");
+                return ExitCode::FAILURE;
+            }
             Err(e) => {
                 eprintln!("ente ctl: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        answered = true;
         match reply {
-            Reply::End => return code,
-            Reply::Status(rows) if shown.json => {
-                for r in &rows {
-                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+            Reply::End => {
+                if !rows.is_empty() {
+                    show_rows(&rows, shown);
                 }
+                return code;
             }
-            Reply::Status(rows) if shown.tree => print_tree(&rows),
-            Reply::Status(rows) => print_status(&rows),
+            Reply::Status(mut some) => rows.append(&mut some),
             Reply::Event(e) => print_event(&e, shown.json),
             Reply::Missed(n) if shown.json => println!("{{\"missed\":{n}}}"),
             Reply::Missed(n) => println!("({n} events missed: this reader fell behind)"),
@@ -75,11 +93,25 @@ pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
                 println!("{}", serde_json::json!({"done": what}));
             }
             Reply::Done(what) => println!("done: {what}"),
+            Reply::Metrics(text) => print!("{text}"),
             Reply::Refused(why) => {
                 eprintln!("ente ctl: refused: {why}");
                 code = ExitCode::FAILURE;
+                refused = true;
             }
         }
+    }
+}
+
+fn show_rows(rows: &[EnteRow], shown: Shown) {
+    if shown.json {
+        for r in rows {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+    } else if shown.tree {
+        print_tree(rows);
+    } else {
+        print_status(rows);
     }
 }
 

@@ -6,6 +6,16 @@ use ente_ctl::{EnteRow, EventLine};
 use std::sync::atomic::Ordering;
 use ulid::Ulid;
 
+/// How much of a label, and of a state's words, is shown.
+const LABEL_LEN: usize = 256;
+const STATE_LEN: usize = 2048;
+
+/// What an Ente chose (its label, its words) as it may reach a terminal:
+/// control characters escaped, cut to `max`.
+fn shown(text: &str, max: usize) -> String {
+    ente_runtime::host::clean(text, max)
+}
+
 /// The Ente `name` names: its id, or its label when one Ente has it.
 pub fn find(handles: &Handles, name: &str) -> Result<Ulid, String> {
     let t = handles.read();
@@ -49,9 +59,9 @@ pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
                 .map_or((0, 0), |s| (s.served(), s.errors()));
             EnteRow {
                 id: r.id.to_string(),
-                label: r.label().to_owned(),
+                label: shown(r.label(), LABEL_LEN),
                 parent: r.parent.map(|p| p.to_string()),
-                state: r.state.to_string(),
+                state: shown(&r.state.to_string(), STATE_LEN),
                 kind: payload_kind(&r.card.payload).to_owned(),
                 restarts: r.restarts,
                 failures: r.failures,
@@ -95,7 +105,7 @@ pub fn line(e: &Occurrence) -> EventLine {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         ente: e.ente.as_ref().map(|(id, _)| id.to_string()),
-        label: e.ente.as_ref().map(|(_, l)| l.clone()),
+        label: e.ente.as_ref().map(|(_, l)| shown(l, LABEL_LEN)),
         kind,
         text: ente_runtime::host::clean(&text, 8192),
     }

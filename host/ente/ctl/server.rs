@@ -10,7 +10,7 @@
 
 use crate::ctl::render;
 use ente_core::{Control, Event, Handles, Kind, Next, Occurrence};
-use ente_ctl::{Reply, Request, VERSION, Verb, read_frame_async, write_frame_async};
+use ente_ctl::{Reply, Request, Verb, decode_request, read_raw_async, write_frame_async};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,11 @@ const HISTORY: usize = 2048;
 const CONNECTIONS: usize = 32;
 /// How long a client may take to send its request.
 const REQUEST_WITHIN: Duration = Duration::from_secs(5);
+/// How long one reply may take to be written: a reader that stopped
+/// reading loses its connection, not a slot forever.
+const WRITE_WITHIN: Duration = Duration::from_secs(10);
+/// Rows of a status in one frame.
+const ROWS_PER_FRAME: usize = 256;
 /// How long an action waits for the loop's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
@@ -42,6 +47,7 @@ struct Served {
     seed: Ulid,
     history: Arc<Mutex<VecDeque<Arc<Occurrence>>>>,
     slots: Arc<tokio::sync::Semaphore>,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 /// The socket being served: [`Serving::close`] ends it (its tasks hold the
@@ -63,7 +69,12 @@ impl Serving {
 
 /// Bind `path` (refusing to take it from a host still serving it) and
 /// serve it. Call within a tokio runtime.
-pub fn serve(handles: Handles, seed: Ulid, path: &Path) -> Result<Serving, String> {
+pub fn serve(
+    handles: Handles,
+    seed: Ulid,
+    path: &Path,
+    metrics: Option<crate::metrics::Metrics>,
+) -> Result<Serving, String> {
     let shown = path.display();
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
         return Err(format!("{shown}: another host serves this control socket"));
@@ -90,6 +101,7 @@ pub fn serve(handles: Handles, seed: Ulid, path: &Path) -> Result<Serving, Strin
         history: Arc::default(),
         slots: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)),
         handles,
+        metrics,
     };
     Ok(Serving {
         path: path.to_path_buf(),
@@ -120,8 +132,11 @@ async fn keep_history(s: Served) {
 async fn accept(s: Served, listener: UnixListener) {
     // SAFETY: geteuid takes nothing and cannot fail.
     let me = unsafe { libc::geteuid() };
+    let mut refusals: Option<std::time::Instant> = None;
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors, say: the next try waits a little.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let Ok(peer) = stream.peer_cred() else {
@@ -129,15 +144,21 @@ async fn accept(s: Served, listener: UnixListener) {
         };
         let (uid, pid) = (peer.uid(), peer.pid().unwrap_or(0));
         if uid != me && uid != 0 {
-            s.handles
-                .spine
-                .emit(None, Kind::ControlRefused { uid, pid });
+            // One event a second at most for a flood: the chain records the
+            // refusals, not a peer's power to fill it.
+            let now = std::time::Instant::now();
+            if refusals.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1)) {
+                refusals = Some(now);
+                s.handles
+                    .spine
+                    .emit(None, Kind::ControlRefused { uid, pid });
+            }
             tokio::spawn(async move {
                 let mut stream = stream;
                 let why = format!(
                     "uid {uid} is neither this host's user ({me}) nor root: the refusal is recorded"
                 );
-                let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+                let _ = send(&mut stream, &Reply::Refused(why)).await;
             });
             continue;
         }
@@ -148,7 +169,7 @@ async fn accept(s: Served, listener: UnixListener) {
                 let busy = Reply::Refused(format!(
                     "the host serves {CONNECTIONS} control connections at once; try again"
                 ));
-                let _ = write_frame_async(&mut stream, &busy).await;
+                let _ = send(&mut stream, &busy).await;
                 return;
             };
             connection(s, stream, uid).await;
@@ -157,28 +178,22 @@ async fn accept(s: Served, listener: UnixListener) {
 }
 
 async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
-    let request =
-        tokio::time::timeout(REQUEST_WITHIN, read_frame_async::<Request>(&mut stream)).await;
-    let verb = match request {
-        Ok(Ok(Request { version, verb })) if version == VERSION => verb,
-        Ok(Ok(Request { version, .. })) => {
-            let why = format!("protocol version {version}; this host speaks {VERSION}");
-            let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
-            return;
-        }
+    let request = tokio::time::timeout(REQUEST_WITHIN, read_raw_async(&mut stream)).await;
+    let verb = match request.map(|r| r.and_then(|body| decode_request(&body))) {
+        Ok(Ok(Request { verb, .. })) => verb,
         Ok(Err(e)) => {
-            let _ = write_frame_async(&mut stream, &Reply::Refused(e.to_string())).await;
+            let _ = send(&mut stream, &Reply::Refused(e.to_string())).await;
             return;
         }
         Err(_) => {
             let why = format!("no request within {REQUEST_WITHIN:?}");
-            let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+            let _ = send(&mut stream, &Reply::Refused(why)).await;
             return;
         }
     };
     let replies = match verb {
-        Verb::Status { ente } => vec![status(&s, ente.as_deref())],
-        Verb::Tree => vec![status(&s, None)],
+        Verb::Status { ente } => status(&s, ente.as_deref()),
+        Verb::Tree => status(&s, None),
         Verb::Events { follow } => return stream_events(&s, stream, None, None, follow).await,
         Verb::Logs {
             ente,
@@ -188,7 +203,7 @@ async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
             let who = match ente.map(|name| render::find(&s.handles, &name)).transpose() {
                 Ok(who) => who,
                 Err(why) => {
-                    let _ = write_frame_async(&mut stream, &Reply::Refused(why)).await;
+                    let _ = send(&mut stream, &Reply::Refused(why)).await;
                     return;
                 }
             };
@@ -198,27 +213,54 @@ async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
         Verb::Restart { ente } => vec![act(&s, uid, "restart", &ente).await],
         Verb::Start { ente } => vec![act(&s, uid, "start", &ente).await],
         Verb::Spawn { card } => vec![spawn(&s, uid, &card).await],
+        Verb::Metrics => vec![match &s.metrics {
+            Some(m) => m.render().map_or_else(Reply::Refused, Reply::Metrics),
+            None => Reply::Refused("this host keeps no metrics".into()),
+        }],
     };
     for r in replies.iter().chain([&Reply::End]) {
-        if write_frame_async(&mut stream, r).await.is_err() {
+        if send(&mut stream, r).await.is_err() {
             return;
         }
     }
 }
 
-fn status(s: &Served, ente: Option<&str>) -> Reply {
+/// The rows, in frames of at most [`ROWS_PER_FRAME`].
+fn status(s: &Served, ente: Option<&str>) -> Vec<Reply> {
     let only = match ente.map(|name| render::find(&s.handles, name)).transpose() {
         Ok(only) => only,
-        Err(why) => return Reply::Refused(why),
+        Err(why) => return vec![Reply::Refused(why)],
     };
-    Reply::Status(render::rows(&s.handles, only))
+    render::rows(&s.handles, only)
+        .chunks(ROWS_PER_FRAME)
+        .map(|rows| Reply::Status(rows.to_vec()))
+        .collect()
+}
+
+/// Write one reply, within [`WRITE_WITHIN`]; one that cannot be encoded
+/// (too large) is answered by a refusal saying so.
+async fn send(stream: &mut (impl tokio::io::AsyncWrite + Unpin), reply: &Reply) -> Result<(), ()> {
+    let written = tokio::time::timeout(WRITE_WITHIN, write_frame_async(stream, reply)).await;
+    match written {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(ente_ctl::WireError::TooLarge { len })) => {
+            let why = format!("the answer ({len} bytes) is larger than a frame may be");
+            let _ = tokio::time::timeout(
+                WRITE_WITHIN,
+                write_frame_async(stream, &Reply::Refused(why)),
+            )
+            .await;
+            Err(())
+        }
+        _ => Err(()),
+    }
 }
 
 /// The events kept, then (`follow`) those to come; journal lines only
 /// (`lines` of them, of `who` when it is `Some(Some(id))`) for `logs`.
 async fn stream_events(
     s: &Served,
-    mut stream: UnixStream,
+    stream: UnixStream,
     lines: Option<u32>,
     who: Option<Option<Ulid>>,
     follow: bool,
@@ -238,10 +280,11 @@ async fn stream_events(
         let skip = lines.map_or(0, |n| all.len().saturating_sub(n as usize));
         all.into_iter().skip(skip).collect()
     };
+    let (mut rd, mut wr) = stream.into_split();
     let mut last = 0;
     for e in kept {
         last = e.seq;
-        if write_frame_async(&mut stream, &Reply::Event(render::line(&e)))
+        if send(&mut wr, &Reply::Event(render::line(&e)))
             .await
             .is_err()
         {
@@ -249,32 +292,38 @@ async fn stream_events(
         }
     }
     if follow {
+        let mut probe = [0u8; 1];
         loop {
-            let reply = match events.next().await {
+            let next = tokio::select! {
+                next = events.next() => next,
+                // The reader hung up (or wrote what it should not).
+                _ = tokio::io::AsyncReadExt::read(&mut rd, &mut probe) => return,
+            };
+            let reply = match next {
                 Next::Event(e) if e.seq > last && wanted(&e) => Reply::Event(render::line(&e)),
                 Next::Event(_) => continue,
                 Next::Missed(n) => Reply::Missed(n),
                 Next::Closed => break,
             };
-            if write_frame_async(&mut stream, &reply).await.is_err() {
+            if send(&mut wr, &reply).await.is_err() {
                 return;
             }
         }
     }
-    let _ = write_frame_async(&mut stream, &Reply::End).await;
+    let _ = send(&mut wr, &Reply::End).await;
 }
 
 /// Stop, restart or start `name`, by the seed's authority.
 async fn act(s: &Served, uid: u32, verb: &str, name: &str) -> Reply {
     let id = match render::find(&s.handles, name) {
         Ok(id) => id,
-        Err(why) => return Reply::Refused(why),
+        Err(why) => return said(s, uid, format!("{verb} {name}"), Err(why)),
     };
-    let running = s
+    let (running, spawned) = s
         .handles
         .read()
         .get(id)
-        .is_some_and(|r| !r.state.is_final());
+        .map_or((false, false), |r| (!r.state.is_final(), r.spawned));
     let by = s.seed;
     let outcome = match verb {
         "start" if running => Err(format!("{name} is not stopped; `restart` restarts it")),
@@ -295,13 +344,18 @@ async fn act(s: &Served, uid: u32, verb: &str, name: &str) -> Reply {
             .await
         }
     };
-    said(s, uid, format!("{verb} {name} ({id})"), outcome)
+    let removed = if verb == "stop" && spawned {
+        " (spawned at run time: stopped and removed, as a spawned Ente's stop is)"
+    } else {
+        ""
+    };
+    said(s, uid, format!("{verb} {name} ({id}){removed}"), outcome)
 }
 
 async fn spawn(s: &Served, uid: u32, json: &str) -> Reply {
     let mut card = match ente_card::parse(json.as_bytes(), Path::new("(ente ctl spawn)")) {
         Ok(card) => card,
-        Err(e) => return Reply::Refused(e.to_string()),
+        Err(e) => return said(s, uid, "spawn".into(), Err(e.to_string())),
     };
     // Below the seed unless the card says otherwise (the core then checks
     // that its lineage is the seed's, as for any spawn).
@@ -352,5 +406,9 @@ async fn ask<T: Send + 'static>(
     tokio::task::spawn_blocking(move || rx.recv_timeout(ANSWER_WITHIN))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|_| format!("the host did not answer within {ANSWER_WITHIN:?}"))?
+        .map_err(|_| {
+            format!(
+                "no answer within {ANSWER_WITHIN:?}: the outcome is unknown (the host may still act on it)"
+            )
+        })?
 }

@@ -290,6 +290,10 @@ async fn serve(
     let ctl = Arc::new(std::sync::Mutex::new(None));
     let serving = {
         let (ctl, handles, seed) = (ctl.clone(), handles.clone(), kept.card.id);
+        let audit = kept
+            .state
+            .as_ref()
+            .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).audit.clone());
         let mut events = handles.spine.subscribe();
         tokio::spawn(async move {
             loop {
@@ -302,7 +306,8 @@ async fn serve(
             drop(events);
             settle_surface();
             let path = Path::new(crate::ctl::APPLIANCE_SOCKET);
-            match crate::ctl::serve(handles, seed, path) {
+            let metrics = crate::metrics::Metrics::start(handles.clone(), audit);
+            match crate::ctl::serve(handles, seed, path, Some(metrics.0)) {
                 Ok(s) => {
                     say!("control socket: {}", path.display());
                     *ctl.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);

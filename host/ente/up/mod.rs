@@ -31,7 +31,22 @@ pub struct Keep {
     pub no_snapshot: bool,
 }
 
-pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitCode {
+/// What `ente up` serves besides its control socket.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct Surface {
+    /// Serve Prometheus metrics at http://ADDR/metrics (off unless asked;
+    /// `ente ctl metrics` answers them either way).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+pub fn run(
+    home: &Path,
+    seed: &Path,
+    options: &HostOptions,
+    keep: Keep,
+    surface: Surface,
+) -> ExitCode {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -118,8 +133,29 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
         handles
             .spine
             .attach(Box::new(crate::audit::AuditConsumer(audit.clone())));
-        // The operator's surface: `ente ctl` over $ENTE_HOME/ctl.sock.
-        let ctl = match crate::ctl::serve(handles.clone(), card.id, &crate::ctl::socket_in(home)) {
+        // The operator's surface: metrics, and `ente ctl` over
+        // $ENTE_HOME/ctl.sock.
+        let (metrics, counting) =
+            crate::metrics::Metrics::start(handles.clone(), Some(audit.clone()));
+        let scraped = match surface.metrics {
+            Some(addr) => match crate::metrics::serve_http(addr, metrics.clone()).await {
+                Ok((bound, task)) => {
+                    crate::console::line(&format!("metrics: http://{bound}/metrics"));
+                    Some(task)
+                }
+                Err(e) => {
+                    eprintln!("ente up: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
+        let ctl = match crate::ctl::serve(
+            handles.clone(),
+            card.id,
+            &crate::ctl::socket_in(home),
+            Some(metrics),
+        ) {
             Ok(serving) => Some(serving),
             Err(e) => {
                 crate::console::line(&format!("ente up: no control socket: {e}"));
@@ -166,6 +202,10 @@ pub fn run(home: &Path, seed: &Path, options: &HostOptions, keep: Keep) -> ExitC
         }
         if let Some(serving) = ctl {
             serving.close();
+        }
+        counting.abort();
+        if let Some(task) = scraped {
+            task.abort();
         }
         if !keep.no_snapshot {
             let _one = writing.lock().unwrap_or_else(|p| p.into_inner());
