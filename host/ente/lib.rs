@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod cloudevents;
 pub mod console;
 pub mod ctl;
 pub mod diagnostics;

@@ -15,6 +15,7 @@ mod support;
 mod audit_chain_records_decisions;
 mod audit_verify_reads_a_state_disk;
 mod check_cli;
+mod cloudevents_are_valid_and_never_silently_lost;
 mod ctl_drives_a_running_host;
 mod ente_test_harness;
 mod filesystem_root_is_one_private_directory;

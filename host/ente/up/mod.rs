@@ -32,12 +32,16 @@ pub struct Keep {
 }
 
 /// What `ente up` serves besides its control socket.
-#[derive(Debug, Clone, Copy, Default, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Surface {
     /// Serve Prometheus metrics at http://ADDR/metrics (off unless asked;
     /// `ente ctl metrics` answers them either way).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Append the host's events to FILE as CloudEvents v1.0, one JSON
+    /// object per line.
+    #[arg(long, value_name = "FILE")]
+    pub cloudevents: Option<std::path::PathBuf>,
 }
 
 pub fn run(
@@ -133,6 +137,19 @@ pub fn run(
         handles
             .spine
             .attach(Box::new(crate::audit::AuditConsumer(audit.clone())));
+        let cloudevents = match &surface.cloudevents {
+            Some(path) => match crate::cloudevents::open(path, &card.id.to_string()) {
+                Ok((sink, writer)) => {
+                    handles.spine.attach(Box::new(sink));
+                    Some(writer)
+                }
+                Err(e) => {
+                    eprintln!("ente up: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
         // The operator's surface: metrics, and `ente ctl` over
         // $ENTE_HOME/ctl.sock.
         let (metrics, counting) =
@@ -212,6 +229,9 @@ pub fn run(
             persist::write(&handles, &card, home, &audit);
         }
         if let Err(e) = audit.flush(Duration::from_secs(2)) {
+            eprintln!("ente up: {e}");
+        }
+        if let Some(Err(e)) = cloudevents.map(crate::cloudevents::Writer::finish) {
             eprintln!("ente up: {e}");
         }
         drawing.abort();
