@@ -203,6 +203,12 @@ fn key_for(
 /// `ente audit verify`.
 pub fn verify(chain: &Chain, public_key: Option<&str>) -> ExitCode {
     let checked = chain.open().and_then(|store| {
+        if let Ok(None) = store.head() {
+            return Err(format!(
+                "no audit chain {} yet: no decision has been committed there",
+                chain.name()
+            ));
+        }
         let key = key_for(store.as_ref(), public_key)?;
         Ok((walk(store.as_ref(), &key), key))
     });

@@ -210,6 +210,32 @@ enum CtlCommand {
     Spawn { card: PathBuf },
     /// The host's metrics, in the Prometheus text format.
     Metrics,
+    /// The audit chain: what `ente audit` does, here for the operator
+    /// (of $ENTE_HOME, or of a state disk with --disk).
+    Audit {
+        #[command(subcommand)]
+        command: CtlAudit,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlAudit {
+    /// Walk the chain from its signed head to its first entry.
+    Verify {
+        #[arg(long, value_name = "FILE")]
+        disk: Option<PathBuf>,
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// The last entries, and with -f new ones as they come.
+    Tail {
+        #[arg(long, value_name = "FILE")]
+        disk: Option<PathBuf>,
+        #[arg(short = 'n', default_value_t = 20)]
+        n: usize,
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,6 +394,19 @@ fn ctl(socket: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
         },
         CtlCommand::Events { follow } => Verb::Events { follow },
         CtlCommand::Metrics => Verb::Metrics,
+        CtlCommand::Audit {
+            command: CtlAudit::Verify { disk, public_key },
+        } => {
+            return ente::audit::verify(
+                &ente::audit::Chain::of(home::home(), disk),
+                public_key.as_deref(),
+            );
+        }
+        CtlCommand::Audit {
+            command: CtlAudit::Tail { disk, n, follow },
+        } => {
+            return ente::audit::tail(&ente::audit::Chain::of(home::home(), disk), n, follow, json);
+        }
         CtlCommand::Stop { ente } => Verb::Stop { ente },
         CtlCommand::Restart { ente } => Verb::Restart { ente },
         CtlCommand::Start { ente } => Verb::Start { ente },

@@ -63,6 +63,8 @@ fn every_verb_works_against_a_running_host() {
     let row: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON row");
     assert_eq!(row["label"], "hello");
     assert_eq!(row["state"], "ready");
+    let (_, out, _) = ctl(h, &["status", "hello"]);
+    assert!(out.contains("  leases:    "), "{out}");
     let (_, out, _) = ctl(h, &["tree"]);
     assert!(
         out.starts_with("test-seed") && out.contains("\n  hello ("),
@@ -108,6 +110,18 @@ fn every_verb_works_against_a_running_host() {
         "{seen:#?}"
     );
 
+    // The restart's decisions are in the chain (its first commit, and its
+    // key, follow within the commit's window).
+    let t0 = Instant::now();
+    loop {
+        let (code, out, err) = ctl(h, &["audit", "verify"]);
+        if code == 0 {
+            assert!(out.contains("verified:"), "{out}");
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{err}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (code, _, err) = ctl(h, &["stop", "hello"]);
     assert_eq!(code, 0, "{err}");
     until_state(h, "hello", "stopped");

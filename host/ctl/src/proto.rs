@@ -63,6 +63,8 @@ pub struct EnteRow {
     pub cpu_ms: u64,
     /// Whether it was spawned at run time (not of the seed).
     pub spawned: bool,
+    /// The leases it holds: "endpoint at provider, N s left".
+    pub leases: Vec<String>,
 }
 
 /// One event of the host's spine, rendered.

@@ -135,6 +135,15 @@ fn print_status(rows: &[EnteRow]) {
         println!("  restarts:  {} (failures {})", r.restarts, r.failures);
         println!("  calls:     {} served, {} failed", r.served, r.failed);
         println!("  cpu:       {} ms", r.cpu_ms);
+        if r.leases.is_empty() {
+            println!("  leases:    none held");
+        }
+        for (i, l) in r.leases.iter().enumerate() {
+            println!(
+                "  {}{l}",
+                if i == 0 { "leases:    " } else { "           " }
+            );
+        }
         return;
     }
     println!(

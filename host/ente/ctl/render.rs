@@ -49,6 +49,7 @@ pub fn find(handles: &Handles, name: &str) -> Result<Ulid, String> {
 
 /// Every Ente's row (or `only`'s), in the order the table holds them.
 pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
+    let leases = handles.bus.leases().list(std::time::Instant::now());
     let t = handles.read();
     t.iter()
         .filter(|r| only.is_none_or(|id| r.id == id))
@@ -69,6 +70,21 @@ pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
                 failed,
                 cpu_ms: r.counters.cpu_ns.load(Ordering::Relaxed) / 1_000_000,
                 spawned: r.spawned,
+                leases: leases
+                    .iter()
+                    .filter(|(caller, ..)| *caller == r.id)
+                    .map(|(_, endpoint, provider, left)| {
+                        let at = t
+                            .get(*provider)
+                            .map_or_else(|| provider.to_string(), |p| shown(p.label(), LABEL_LEN));
+                        format!(
+                            "{}@{} at {at}, {} s left",
+                            endpoint.interface,
+                            endpoint.version,
+                            left.as_secs()
+                        )
+                    })
+                    .collect(),
             }
         })
         .collect()
