@@ -104,39 +104,29 @@ fn write_lines(
     let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
     let (mut written, mut said) = (0u64, 0u64);
     let io = |e: std::io::Error| format!("cannot write the CloudEvents sink: {e}");
-    while let Ok(line) = rx.recv() {
-        writeln!(out, "{line}").map_err(io)?;
-        written += 1;
-        // Drained: write through, and say what was dropped meanwhile.
-        let mut more = rx.try_iter().peekable();
-        if more.peek().is_none() {
-            let now = dropped.load(Ordering::Relaxed);
-            if now > said {
-                writeln!(
-                    out,
-                    "{}",
-                    dropped_event(source, run, now - said, written, queue)
-                )
-                .map_err(io)?;
-                said = now;
+    let mut closed = false;
+    while !closed {
+        match rx.recv() {
+            Ok(line) => {
+                writeln!(out, "{line}").map_err(io)?;
+                written += 1;
+                for line in rx.try_iter() {
+                    writeln!(out, "{line}").map_err(io)?;
+                    written += 1;
+                }
             }
-            out.flush().map_err(io)?;
+            Err(_) => closed = true,
         }
-        for line in more {
-            writeln!(out, "{line}").map_err(io)?;
-            written += 1;
+        // Drained (or closed): say what was dropped meanwhile, and write
+        // through, so that a reader of the file is never a batch behind.
+        let now = dropped.load(Ordering::Relaxed);
+        if now > said {
+            let event = dropped_event(source, run, now - said, written, queue);
+            writeln!(out, "{event}").map_err(io)?;
+            said = now;
         }
+        out.flush().map_err(io)?;
     }
-    let now = dropped.load(Ordering::Relaxed);
-    if now > said {
-        writeln!(
-            out,
-            "{}",
-            dropped_event(source, run, now - said, written, queue)
-        )
-        .map_err(io)?;
-    }
-    out.flush().map_err(io)?;
     Ok(written)
 }
 
