@@ -153,12 +153,7 @@ impl Sink {
             Some((id, label)) => (Some(id.to_string()), Some(label.clone())),
             None => (None, None),
         };
-        let text = match &e.kind {
-            Kind::Journal { level, text } => format!("{}: {text}", level.name()),
-            _ => crate::up::status::line_of(e)
-                .or_else(|| crate::audit::decision_of(e).map(|d| d.to_string()))
-                .unwrap_or_else(|| format!("{:?}", e.kind)),
-        };
+        let text = crate::ctl::render::text(e);
         let mut event = serde_json::json!({
             "specversion": "1.0",
             "id": format!("{}-{}", self.run, e.seq),

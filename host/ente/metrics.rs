@@ -96,12 +96,7 @@ impl Metrics {
             let (id, label) = (rec.id.to_string(), rec.label().to_owned());
             let ids = [id.as_str(), label.as_str()];
             let phase = format!("{:?}", rec.state.phase()).to_ascii_lowercase();
-            let kind = match &rec.card.payload {
-                ente_card::Payload::Wasm { .. } => "wasm",
-                ente_card::Payload::Native { .. } => "native",
-                ente_card::Payload::Legacy { .. } => "legacy",
-                ente_card::Payload::Virtual => "virtual",
-            };
+            let kind = crate::ctl::render::payload_kind(&rec.card.payload);
             state
                 .with_label_values(&[id.as_str(), label.as_str(), kind, phase.as_str()])
                 .set(1);

@@ -3,7 +3,7 @@
 //! side, `client.rs` the command's, `render.rs` what both show).
 
 pub mod client;
-mod render;
+pub(crate) mod render;
 pub mod server;
 
 pub use server::{APPLIANCE_SOCKET, Serving, serve, socket_in};

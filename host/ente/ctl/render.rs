@@ -90,7 +90,8 @@ pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
         .collect()
 }
 
-fn payload_kind(p: &ente_card::Payload) -> &'static str {
+/// A payload's kind in one word, as status rows and metrics name it.
+pub(crate) fn payload_kind(p: &ente_card::Payload) -> &'static str {
     match p {
         ente_card::Payload::Wasm { .. } => "wasm",
         ente_card::Payload::Native { .. } => "native",
@@ -99,15 +100,20 @@ fn payload_kind(p: &ente_card::Payload) -> &'static str {
     }
 }
 
-/// An event as a line: the console's words where it has them, else the
-/// event itself.
-pub fn line(e: &Occurrence) -> EventLine {
-    let text = match &e.kind {
+/// An event in words: a journal line as its level and text, else the
+/// console's words, else the audit chain's, else the event itself.
+pub(crate) fn text(e: &Occurrence) -> String {
+    match &e.kind {
         Kind::Journal { level, text } => format!("{}: {text}", level.name()),
         _ => crate::up::status::line_of(e)
             .or_else(|| crate::audit::decision_of(e).map(|d| d.to_string()))
             .unwrap_or_else(|| format!("{:?}", e.kind)),
-    };
+    }
+}
+
+/// An event as a line of `ente ctl events` and `logs`.
+pub fn line(e: &Occurrence) -> EventLine {
+    let text = text(e);
     let debug = format!("{:?}", e.kind);
     let kind = debug
         .split([' ', '(', '{'])

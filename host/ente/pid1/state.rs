@@ -45,6 +45,8 @@ pub struct Kept {
 pub struct Wanted {
     pub device: Option<PathBuf>,
     pub pace: Option<Duration>,
+    /// A word of ours whose value was not understood, said at boot.
+    pub refused: Option<String>,
 }
 
 impl Wanted {
@@ -52,12 +54,18 @@ impl Wanted {
         let mut wanted = Wanted {
             device: Some(PathBuf::from(DEFAULT_DISK)),
             pace: None,
+            refused: None,
         };
         for word in cmdline.split_whitespace() {
             if let Some(dev) = word.strip_prefix("ente.state=") {
                 wanted.device = (dev != "none").then(|| PathBuf::from(dev));
             } else if let Some(ms) = word.strip_prefix("ente.test.slow_snapshot_ms=") {
                 wanted.pace = ms.parse().ok().map(Duration::from_millis);
+                if wanted.pace.is_none() {
+                    wanted.refused = Some(format!(
+                        "`{word}`: not a number of milliseconds; the snapshot writer is not slowed"
+                    ));
+                }
             }
         }
         wanted
@@ -67,6 +75,9 @@ impl Wanted {
 /// Find and open the state disk on a thread; its answer is awaited (up to
 /// [`READ_WITHIN`]) before the graph starts.
 pub fn open_async(wanted: Wanted) -> Option<std::sync::mpsc::Receiver<Option<Kept>>> {
+    if let Some(why) = &wanted.refused {
+        alarm!("kernel command line: {why}");
+    }
     let device = wanted.device?;
     let pace = wanted.pace;
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -233,9 +244,12 @@ mod tests {
         assert_eq!(w.device, Some(PathBuf::from("/dev/vdb")));
         assert_eq!(w.pace, Some(Duration::from_millis(250)));
         assert_eq!(Wanted::from_cmdline("ente.state=none").device, None);
-        assert_eq!(
-            Wanted::from_cmdline("ente.test.slow_snapshot_ms=soon").pace,
-            None
+        let w = Wanted::from_cmdline("ente.test.slow_snapshot_ms=soon");
+        assert_eq!(w.pace, None);
+        assert!(
+            w.refused
+                .is_some_and(|why| why.contains("ente.test.slow_snapshot_ms=soon")),
+            "a value not understood is said"
         );
     }
 }
