@@ -196,7 +196,7 @@ image: appliance-deps guests
         ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas add "$wasm" > /dev/null
     done
     ENTE_ENGINE=portable ENTE_HOME="$stage/var/lib/ente" target/debug/ente cas compile $digests > /dev/null
-    $tool modules "/lib/modules/$release" "$stage" button evdev virtio_mmio virtio_blk virtio_rng
+    $tool modules "/lib/modules/$release" "$stage" button evdev virtio_mmio virtio_blk virtio_rng virtio_console
     $tool cpio "$stage" $out/initramfs.cpio
     cp target/$musl/release/bare-init "$bare/init"
     $tool cpio "$bare" $out/bare.cpio
@@ -211,9 +211,10 @@ boot: image
     [ -f target/image/state.img ] || truncate -s 64M target/image/state.img
     echo "Power the machine off with the power key: in another terminal run"
     echo "  target/debug/ente-image monitor target/image/monitor.sock system_powerdown"
-    echo "or press Ctrl-A X to kill QEMU outright."
+    echo "or press Ctrl-A X to kill QEMU outright. Ask it what runs, through its control port:"
+    echo "  target/debug/ente ctl --socket target/image/ctl.sock status"
     target/debug/ente-image boot --kernel target/image/vmlinux --initrd target/image/initramfs.cpio \
-        --disk target/image/state.img --monitor target/image/monitor.sock
+        --disk target/image/state.img --monitor target/image/monitor.sock --ctl target/image/ctl.sock
 
 # Boot the image non-interactively, power it off with the power key, and
 # judge the console; also boots an invalid seed card and a bare baseline.

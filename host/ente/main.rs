@@ -121,7 +121,9 @@ enum Command {
     /// restart and spawn. Exit codes: 0 done, 1 refused, 2 usage, 3 no host.
     Ctl {
         /// The control socket (default $ENTE_HOME/ctl.sock; the
-        /// appliance's is /run/ente/ctl.sock).
+        /// appliance's is /run/ente/ctl.sock inside it, and the host's end
+        /// of its control port outside: `just boot` makes
+        /// target/image/ctl.sock).
         #[arg(long, value_name = "PATH", global = true)]
         socket: Option<PathBuf>,
         /// One JSON object per line, for scripts.

@@ -179,10 +179,25 @@ fn every_verb_works_against_a_running_host() {
     // A frame that claims 4 GiB: that connection is refused, the host
     // serves the next.
     let mut raw = std::os::unix::net::UnixStream::connect(h.join("ctl.sock")).expect("socket");
+    raw.write_all(&ente_ctl::session_marker(5)).expect("write");
     raw.write_all(&u32::MAX.to_le_bytes()).expect("write");
     let mut answer = Vec::new();
     let _ = raw.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(&ente_ctl::session_marker(5)),
+        "answered in its session: {answer:?}"
+    );
     assert!(text(&answer).contains("more than"), "{answer:?}");
+    // Bytes that are not a session at all: refused, unread.
+    let mut raw = std::os::unix::net::UnixStream::connect(h.join("ctl.sock")).expect("socket");
+    raw.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+    let mut answer = Vec::new();
+    let _ = raw.read_to_end(&mut answer);
+    assert!(
+        answer.starts_with(&ente_ctl::session_marker(ente_ctl::UNREAD)),
+        "{answer:?}"
+    );
+    assert!(text(&answer).contains("session marker"), "{answer:?}");
     let (code, _, _) = ctl(h, &["status"]);
     assert_eq!(code, 0, "the host serves on");
 

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One request: the protocol's version, then what is asked.
+/// One request: the protocol's version, then what is asked. (It follows
+/// its session's marker, which carries the client's nonce.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     pub version: u16,

@@ -18,6 +18,10 @@ pub enum WireError {
     Garbled(String),
     #[error("protocol version {version}; this side speaks {}", crate::VERSION)]
     Version { version: u16 },
+    #[error("no answer of this session within the first {skipped} bytes")]
+    NoSession { skipped: usize },
+    #[error("not an ente ctl session: it does not begin with the session marker")]
+    NoMarker,
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -52,6 +56,52 @@ fn closed(e: std::io::Error) -> WireError {
     } else {
         WireError::Io(e)
     }
+}
+
+/// The bytes that begin a session of `nonce`, both ways.
+pub fn session_marker(nonce: u64) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[..8].copy_from_slice(&crate::SESSION);
+    m[8..].copy_from_slice(&nonce.to_le_bytes());
+    m
+}
+
+/// Read up to and through the marker of `nonce`'s session (or of an
+/// answer given unread, [`crate::UNREAD`]), dropping what comes before it:
+/// the tail of an earlier answer that a shared stream still held. Returns
+/// how many bytes were dropped; at most [`crate::MAX_SKIPPED`] are.
+pub fn await_session(r: &mut impl Read, nonce: u64) -> Result<usize, WireError> {
+    let (mine, unread) = (session_marker(nonce), session_marker(crate::UNREAD));
+    let mut window = [0u8; 16];
+    let mut seen = 0usize;
+    loop {
+        let mut byte = [0u8; 1];
+        r.read_exact(&mut byte).map_err(closed)?;
+        window.copy_within(1.., 0);
+        window[15] = byte[0];
+        seen += 1;
+        if seen >= 16 && (window == mine || window == unread) {
+            return Ok(seen - 16);
+        }
+        if seen > crate::MAX_SKIPPED + 16 {
+            return Err(WireError::NoSession {
+                skipped: crate::MAX_SKIPPED,
+            });
+        }
+    }
+}
+
+/// A session's marker, read first by the host: the client's nonce.
+pub async fn read_session_async(r: &mut (impl AsyncRead + Unpin)) -> Result<u64, WireError> {
+    let mut marker = [0u8; 16];
+    r.read_exact(&mut marker).await.map_err(closed)?;
+    let (magic, nonce) = marker.split_at(8);
+    if magic != crate::SESSION {
+        return Err(WireError::NoMarker);
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(nonce);
+    Ok(u64::from_le_bytes(n))
 }
 
 pub fn write_frame<T: Serialize>(w: &mut impl Write, value: &T) -> Result<(), WireError> {
@@ -137,11 +187,34 @@ mod tests {
         assert!(matches!(err, WireError::Closed), "{err}");
     }
 
+    #[test]
+    fn a_session_is_found_after_the_tail_of_an_earlier_answer() {
+        let mut stream = Vec::new();
+        // An earlier session's marker and the half of a frame it left.
+        stream.extend_from_slice(&session_marker(41));
+        stream.extend_from_slice(&[9, 0, 0, 0, 1, 2]);
+        stream.extend_from_slice(&session_marker(42));
+        write_frame(&mut stream, &Reply::End).expect("write");
+        let mut r = stream.as_slice();
+        let dropped = await_session(&mut r, 42).expect("found");
+        assert_eq!(dropped, 16 + 6);
+        assert_eq!(read_frame::<Reply>(&mut r).expect("frame"), Reply::End);
+        // An answer given before the request was read is taken too.
+        let mut unread = session_marker(crate::UNREAD).to_vec();
+        write_frame(&mut unread, &Reply::Refused("no".into())).expect("write");
+        let mut r = unread.as_slice();
+        assert_eq!(await_session(&mut r, 42).expect("found"), 0);
+        // A stream without it ends as closed.
+        let err = await_session(&mut &session_marker(41)[..], 42).expect_err("none");
+        assert!(matches!(err, WireError::Closed), "{err}");
+    }
+
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic_the_reader(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = read_frame::<Request>(&mut bytes.as_slice());
             let _ = read_frame::<Reply>(&mut bytes.as_slice());
+            let _ = await_session(&mut bytes.as_slice(), 3);
         }
     }
 }

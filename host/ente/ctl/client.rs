@@ -21,7 +21,7 @@ pub struct Shown {
 }
 
 pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
-    let mut stream = match UnixStream::connect(socket) {
+    let stream = match UnixStream::connect(socket) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
             eprintln!(
@@ -38,18 +38,39 @@ pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
             return ExitCode::from(NO_HOST);
         }
     };
+    // Never UNREAD: the answer is found by it.
+    let nonce = getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id())) | 1;
     // A request the host refuses unread (a peer it does not serve) is
     // answered before the write fails: the answer is read either way.
+    let mut session = ente_ctl::session_marker(nonce).to_vec();
     let sent = write_frame(
-        &mut stream,
+        &mut session,
         &Request {
             version: VERSION,
             verb,
         },
-    );
+    )
+    .and_then(|()| Ok(std::io::Write::write_all(&mut &stream, &session)?));
     if let Err(ente_ctl::WireError::TooLarge { len }) = sent {
         eprintln!("ente ctl: the request is {len} bytes, more than a frame may hold");
         return ExitCode::FAILURE;
+    }
+    let mut stream = std::io::BufReader::new(&stream);
+    // What comes before this session's marker is dropped: the tail of an
+    // earlier answer that a control port still held.
+    match ente_ctl::await_session(&mut stream, nonce) {
+        Ok(_) => {}
+        Err(ente_ctl::WireError::Closed) => {
+            eprintln!(
+                "ente ctl: the host at {} closed the connection without an answer",
+                socket.display()
+            );
+            return ExitCode::from(NO_HOST);
+        }
+        Err(e) => {
+            eprintln!("ente ctl: {}: {e}", socket.display());
+            return ExitCode::from(NO_HOST);
+        }
     }
     let mut code = ExitCode::SUCCESS;
     let mut rows = Vec::new();

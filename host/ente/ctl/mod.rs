@@ -6,4 +6,4 @@ pub mod client;
 pub(crate) mod render;
 pub mod server;
 
-pub use server::{APPLIANCE_SOCKET, Serving, serve, socket_in};
+pub use server::{APPLIANCE_SOCKET, History, Serving, serve, socket_in};

@@ -103,8 +103,20 @@ pub(crate) fn payload_kind(p: &ente_card::Payload) -> &'static str {
 /// An event in words: a journal line as its level and text, else the
 /// console's words, else the audit chain's, else the event itself.
 pub(crate) fn text(e: &Occurrence) -> String {
+    let label = e.ente.as_ref().map_or("", |(_, l)| l.as_str());
     match &e.kind {
         Kind::Journal { level, text } => format!("{}: {text}", level.name()),
+        // What the console leaves out, said all the same.
+        Kind::State { detail, .. } => format!("{label}: {detail}"),
+        Kind::StartFailed { cause, .. } => format!("{label}: its start failed: {cause}"),
+        Kind::Left => format!("{label}: left the table"),
+        Kind::Uevent {
+            action,
+            devpath,
+            delivered,
+        } => format!("uevent {action} {devpath}: handed to {delivered} Entes"),
+        Kind::Reaped { how, .. } if e.ente.is_some() => format!("{label}: reaped: {how}"),
+        Kind::Signal { name } => format!("signal {name}"),
         _ => crate::up::status::line_of(e)
             .or_else(|| crate::audit::decision_of(e).map(|d| d.to_string()))
             .unwrap_or_else(|| format!("{:?}", e.kind)),

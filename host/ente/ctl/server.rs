@@ -10,7 +10,9 @@
 
 use crate::ctl::render;
 use ente_core::{Control, Event, Handles, Kind, Next, Occurrence};
-use ente_ctl::{Reply, Request, Verb, decode_request, read_raw_async, write_frame_async};
+use ente_ctl::{
+    Reply, Request, Verb, decode_request, read_raw_async, read_session_async, write_frame_async,
+};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -39,6 +41,25 @@ pub fn socket_in(home: &Path) -> PathBuf {
 
 /// Where the appliance serves it.
 pub const APPLIANCE_SOCKET: &str = "/run/ente/ctl.sock";
+
+/// The events kept for `ente ctl events` and `logs`, from when it was
+/// made: PID 1 makes it before the graph starts and serves the socket once
+/// the surface settled.
+#[derive(Debug)]
+pub struct History {
+    kept: Arc<Mutex<VecDeque<Arc<Occurrence>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl History {
+    /// Keep the spine's events from now on. Call within a tokio runtime.
+    pub fn keep(handles: &Handles) -> History {
+        let kept: Arc<Mutex<VecDeque<Arc<Occurrence>>>> = Arc::default();
+        let events = handles.spine.subscribe();
+        let task = tokio::spawn(keep_history(kept.clone(), events));
+        History { kept, task }
+    }
+}
 
 #[derive(Clone)]
 struct Served {
@@ -74,6 +95,7 @@ pub fn serve(
     seed: Ulid,
     path: &Path,
     metrics: Option<crate::metrics::Metrics>,
+    history: History,
 ) -> Result<Serving, String> {
     let shown = path.display();
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -98,26 +120,25 @@ pub fn serve(
         .map_err(|e| format!("{shown}: {e}"))?;
     let served = Served {
         seed,
-        history: Arc::default(),
+        history: history.kept,
         slots: Arc::new(tokio::sync::Semaphore::new(CONNECTIONS)),
         handles,
         metrics,
     };
     Ok(Serving {
         path: path.to_path_buf(),
-        tasks: vec![
-            tokio::spawn(keep_history(served.clone())),
-            tokio::spawn(accept(served, listener)),
-        ],
+        tasks: vec![history.task, tokio::spawn(accept(served, listener))],
     })
 }
 
-async fn keep_history(s: Served) {
-    let mut events = s.handles.spine.subscribe();
+async fn keep_history(
+    kept: Arc<Mutex<VecDeque<Arc<Occurrence>>>>,
+    mut events: ente_core::Subscription,
+) {
     loop {
         match events.next().await {
             Next::Event(e) => {
-                let mut h = s.history.lock().unwrap_or_else(|p| p.into_inner());
+                let mut h = kept.lock().unwrap_or_else(|p| p.into_inner());
                 if h.len() == HISTORY {
                     h.pop_front();
                 }
@@ -158,7 +179,9 @@ async fn accept(s: Served, listener: UnixListener) {
                 let why = format!(
                     "uid {uid} is neither this host's user ({me}) nor root: the refusal is recorded"
                 );
-                let _ = send(&mut stream, &Reply::Refused(why)).await;
+                if begin(&mut stream, ente_ctl::UNREAD).await.is_ok() {
+                    let _ = send(&mut stream, &Reply::Refused(why)).await;
+                }
             });
             continue;
         }
@@ -169,7 +192,9 @@ async fn accept(s: Served, listener: UnixListener) {
                 let busy = Reply::Refused(format!(
                     "the host serves {CONNECTIONS} control connections at once; try again"
                 ));
-                let _ = send(&mut stream, &busy).await;
+                if begin(&mut stream, ente_ctl::UNREAD).await.is_ok() {
+                    let _ = send(&mut stream, &busy).await;
+                }
                 return;
             };
             connection(s, stream, uid).await;
@@ -178,15 +203,27 @@ async fn accept(s: Served, listener: UnixListener) {
 }
 
 async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
-    let request = tokio::time::timeout(REQUEST_WITHIN, read_raw_async(&mut stream)).await;
-    let verb = match request.map(|r| r.and_then(|body| decode_request(&body))) {
-        Ok(Ok(Request { verb, .. })) => verb,
-        Ok(Err(e)) => {
-            let _ = send(&mut stream, &Reply::Refused(e.to_string())).await;
-            return;
-        }
-        Err(_) => {
-            let why = format!("no request within {REQUEST_WITHIN:?}");
+    let request = tokio::time::timeout(REQUEST_WITHIN, async {
+        let nonce = read_session_async(&mut stream).await?;
+        let body = read_raw_async(&mut stream).await;
+        Ok::<_, ente_ctl::WireError>((nonce, body.and_then(|b| decode_request(&b))))
+    })
+    .await;
+    let (nonce, verb) = match request {
+        Ok(Ok((nonce, Ok(Request { verb, .. })))) => (nonce, Ok(verb)),
+        Ok(Ok((nonce, Err(e)))) => (nonce, Err(e.to_string())),
+        Ok(Err(e)) => (ente_ctl::UNREAD, Err(e.to_string())),
+        Err(_) => (
+            ente_ctl::UNREAD,
+            Err(format!("no request within {REQUEST_WITHIN:?}")),
+        ),
+    };
+    if begin(&mut stream, nonce).await.is_err() {
+        return;
+    }
+    let verb = match verb {
+        Ok(verb) => verb,
+        Err(why) => {
             let _ = send(&mut stream, &Reply::Refused(why)).await;
             return;
         }
@@ -235,6 +272,16 @@ fn status(s: &Served, ente: Option<&str>) -> Vec<Reply> {
         .chunks(ROWS_PER_FRAME)
         .map(|rows| Reply::Status(rows.to_vec()))
         .collect()
+}
+
+/// Begin the answer: the session's marker, within [`WRITE_WITHIN`].
+async fn begin(stream: &mut (impl tokio::io::AsyncWrite + Unpin), nonce: u64) -> Result<(), ()> {
+    use tokio::io::AsyncWriteExt;
+    let marker = ente_ctl::session_marker(nonce);
+    match tokio::time::timeout(WRITE_WITHIN, stream.write_all(&marker)).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
 }
 
 /// Write one reply, within [`WRITE_WITHIN`]; one that cannot be encoded

@@ -4,6 +4,7 @@
 //! exits and never panics on any input: every path ends in an orderly
 //! power-off (or reboot), and a fault is reported on the console.
 
+mod ctl_port;
 mod devices;
 mod entropy;
 mod signals;
@@ -295,6 +296,8 @@ async fn serve(
             .as_ref()
             .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).audit.clone());
         let mut events = handles.spine.subscribe();
+        // What `ente ctl events` shows begins with the boot, not at settle.
+        let history = crate::ctl::History::keep(&handles);
         tokio::spawn(async move {
             loop {
                 match events.next().await {
@@ -307,10 +310,11 @@ async fn serve(
             settle_surface();
             let path = Path::new(crate::ctl::APPLIANCE_SOCKET);
             let metrics = crate::metrics::Metrics::start(handles.clone(), audit);
-            match crate::ctl::serve(handles, seed, path, Some(metrics.0)) {
+            match crate::ctl::serve(handles, seed, path, Some(metrics.0), history) {
                 Ok(s) => {
                     say!("control socket: {}", path.display());
                     *ctl.lock().unwrap_or_else(|p| p.into_inner()) = Some(s);
+                    ctl_port::start(path.to_owned());
                 }
                 Err(e) => alarm!("no control socket: {e}"),
             }

@@ -172,6 +172,7 @@ pub fn run(
             card.id,
             &crate::ctl::socket_in(home),
             Some(metrics),
+            crate::ctl::History::keep(&handles),
         ) {
             Ok(serving) => Some(serving),
             Err(e) => {

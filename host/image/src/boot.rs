@@ -42,6 +42,8 @@ pub struct Machine {
     pub append: String,
     pub state_disk: Option<PathBuf>,
     pub monitor: Option<PathBuf>,
+    /// The host's end of the guest's control port (`ente ctl --socket`).
+    pub ctl_port: Option<PathBuf>,
 }
 
 impl Machine {
@@ -72,6 +74,17 @@ impl Machine {
         // loads virtio_rng, not after seconds of emulated jitter (the
         // appliance's audit key waits for it at the first boot).
         c.args(["-device", "virtio-rng-device"]);
+        // PID 1 relays its control socket over this port (`dev.ente.ctl`):
+        // QEMU serves the host's end as a Unix socket.
+        if let Some(port) = &self.ctl_port {
+            c.args(["-device", "virtio-serial-device"])
+                .arg("-chardev")
+                .arg(format!(
+                    "socket,id=ctl,path={},server=on,wait=off",
+                    port.display()
+                ))
+                .args(["-device", "virtserialport,chardev=ctl,name=dev.ente.ctl"]);
+        }
         if let Some(sock) = &self.monitor {
             c.arg("-monitor")
                 .arg(format!("unix:{},server,nowait", sock.display()));

@@ -48,6 +48,10 @@ enum Cmd {
         /// The monitor's socket (`system_powerdown` powers off).
         #[arg(long)]
         monitor: PathBuf,
+        /// The host's end of the guest's control port:
+        /// `ente ctl --socket CTL status`.
+        #[arg(long)]
+        ctl: PathBuf,
     },
     /// Send one command to a QEMU monitor socket (e.g. system_powerdown).
     Monitor { sock: PathBuf, command: String },
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
             initrd,
             disk,
             monitor,
+            ctl,
         } => boot::without_huge_pages().and_then(|()| {
             boot::interactive(&boot::Machine {
                 kernel,
@@ -99,6 +104,7 @@ fn main() -> ExitCode {
                 append: append(),
                 state_disk: Some(disk),
                 monitor: Some(monitor),
+                ctl_port: Some(ctl),
             })
         }),
         Cmd::Monitor { sock, command } => boot::monitor(&sock, &command),
@@ -233,6 +239,7 @@ fn boot_check(
                 append: append.clone(),
                 state_disk: None,
                 monitor: None,
+                ctl_port: None,
             };
             let mut run = boot::Run::start(&machine)?;
             run.wait_for("reboot: Power down")?;
@@ -241,7 +248,7 @@ fn boot_check(
         })?);
         rounds.push(with_retries("appliance", || {
             println!("== the appliance {round}/{ROUNDS}, with a fresh state disk");
-            appliance(&kernel, &initrd, &append, &disk, &sock)
+            appliance(&kernel, &initrd, &append, &work, &ente)
         })?);
     }
     // The last boot's disk, booted again, and cut.
@@ -302,17 +309,24 @@ fn appliance(
     kernel: &Path,
     initrd: &Path,
     append: &str,
-    disk: &Path,
-    sock: &Path,
+    work: &Path,
+    ente: &Path,
 ) -> Result<Appliance, Failure> {
+    let (disk, sock, port) = (
+        &work.join("state.img"),
+        &work.join("monitor.sock"),
+        &work.join("ctl.sock"),
+    );
     boot::fresh_disk(disk, 64 << 20)?;
     let _ = std::fs::remove_file(sock);
+    let _ = std::fs::remove_file(port);
     let machine = boot::Machine {
         kernel: kernel.to_owned(),
         initrd: initrd.to_owned(),
         append: append.to_owned(),
         state_disk: Some(disk.to_owned()),
         monitor: Some(sock.to_owned()),
+        ctl_port: Some(port.to_owned()),
     };
     let t0 = Instant::now();
     let mut run = boot::Run::start(&machine)?;
@@ -352,6 +366,13 @@ fn appliance(
     run.wait_for("ente: power key watched")?;
     // PID 1 serves the operator's control socket once the surface settled.
     run.wait_for("ente: control socket: /run/ente/ctl.sock")?;
+    // The operator asks the appliance what runs, from outside it, through
+    // its control port.
+    run.wait_for("ente: control port: /dev/vport")?;
+    let asking = Instant::now();
+    ctl_status(ente, port)?;
+    // Not the appliance's time: the wall below leaves it out.
+    let asked = asking.elapsed();
     boot::monitor(sock, "system_powerdown")?;
     let pressed = run.wait_for("power key pressed")?;
     run.wait_for("orderly shutdown")?;
@@ -367,7 +388,7 @@ fn appliance(
     }
     let down = run.wait_for("reboot: Power down")?;
     let status = run.wait_exit()?;
-    let wall = t0.elapsed();
+    let wall = t0.elapsed().saturating_sub(asked);
     if run.saw("Kernel panic") {
         return Err("the console shows a kernel panic".into());
     }
@@ -393,6 +414,114 @@ fn appliance(
     })
 }
 
+/// `ente ctl --socket PORT status --json` through the appliance's control
+/// port: every Ente the check watched is there, and ready.
+fn ctl_status(ente: &Path, port: &Path) -> Result<(), Failure> {
+    let out = std::process::Command::new(ente)
+        .args(["ctl", "--json", "--socket"])
+        .arg(port)
+        .arg("status")
+        .output()
+        .map_err(|e| format!("{}: {e}", ente.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "`ente ctl status` through the control port failed ({}): {text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            format!("`ente ctl status --json` printed a line that is not JSON ({e}): {text}")
+        })?;
+    for label in ["storage-watch", "uptime", "legacyd", "keeper"] {
+        let row = rows.iter().find(|r| r["label"] == label).ok_or_else(|| {
+            format!("`ente ctl status` through the control port lacks {label}: {text}")
+        })?;
+        if row["state"] != "ready" {
+            return Err(format!("`ente ctl status` says {label} is not ready: {row}").into());
+        }
+    }
+    // Bytes that are no session, then a session whose request claims 4 GiB:
+    // refused in that session, and the port is read on.
+    hostile_port(port)?;
+    // A follower interrupted (as by Ctrl-C), then a new question: the
+    // port's relay lets the first go and answers the second, whatever of
+    // the first answer the port still held.
+    let mut follower = std::process::Command::new(ente)
+        .args(["ctl", "--socket"])
+        .arg(port)
+        .args(["events", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", ente.display()))?;
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _ = follower.kill();
+    let followed = follower
+        .wait_with_output()
+        .map_err(|e| format!("`ente ctl events -f`: {e}"))?;
+    let events = String::from_utf8_lossy(&followed.stdout);
+    // The history begins with the boot, not when the socket was served.
+    if !events.contains("graph settled") || !events.contains("keeper: ready") {
+        return Err(format!(
+            "`ente ctl events -f` through the control port did not show the boot: {events}"
+        )
+        .into());
+    }
+    let again = std::process::Command::new(ente)
+        .args(["ctl", "--socket"])
+        .arg(port)
+        .args(["status", "keeper"])
+        .output()
+        .map_err(|e| format!("{}: {e}", ente.display()))?;
+    let keeper = String::from_utf8_lossy(&again.stdout);
+    if !again.status.success() || !keeper.contains("state:     ready") {
+        return Err(format!(
+            "`ente ctl status keeper` after an interrupted follower ({}): {keeper}{}",
+            again.status,
+            String::from_utf8_lossy(&again.stderr)
+        )
+        .into());
+    }
+    println!(
+        "  ente ctl through the control port: status of {} Entes, all watched ones ready; events -f interrupted after {} lines, then status again",
+        rows.len(),
+        events.lines().count()
+    );
+    Ok(())
+}
+
+/// Garbage and an oversized request into the control port, as a client
+/// that is not `ente ctl` might send; the answer is a refusal in its own
+/// session.
+fn hostile_port(port: &Path) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut conn = std::os::unix::net::UnixStream::connect(port)
+        .map_err(|e| format!("{}: {e}", port.display()))?;
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let mut hostile = b"GET / HTTP/1.1\r\n\r\n".to_vec();
+    hostile.extend_from_slice(&ente_ctl::session_marker(77));
+    hostile.extend_from_slice(&u32::MAX.to_le_bytes());
+    conn.write_all(&hostile).map_err(|e| e.to_string())?;
+    let mut conn = std::io::BufReader::new(conn);
+    ente_ctl::await_session(&mut conn, 77)
+        .map_err(|e| format!("no answer to an oversized request through the control port: {e}"))?;
+    match ente_ctl::read_frame::<ente_ctl::Reply>(&mut conn) {
+        Ok(ente_ctl::Reply::Refused(why)) if why.contains("more than") => Ok(()),
+        other => Err(format!(
+            "an oversized request through the control port was answered {other:?}"
+        )
+        .into()),
+    }
+}
+
 /// A seed card that cannot load: explained on the console, then a clean
 /// power-off. The console is `quiet`: PID 1's explanation is an error record
 /// of the kernel log, which it still shows, and its progress lines are
@@ -411,6 +540,7 @@ fn invalid(
         append: format!("{append} quiet ente.seed={seed}"),
         state_disk: Some(disk.to_owned()),
         monitor: None,
+        ctl_port: None,
     };
     let mut run = boot::Run::start(&machine)?;
     run.wait_for("the seed card cannot load")?;

@@ -165,6 +165,7 @@ fn start(s: &Setup, extra: &str) -> Result<boot::Run, Failure> {
         append: format!("{}{extra}", s.append),
         state_disk: Some(PathBuf::from(s.disk)),
         monitor: Some(s.sock.to_owned()),
+        ctl_port: None,
     };
     let mut run = boot::Run::start(&machine)?;
     run.wait_for("ente: PID 1 up")?;
