@@ -13,6 +13,7 @@
 use ente_audit::Log;
 use ente_bus::LeaseEvent;
 use ente_core::{Handles, Kind, Next};
+use prometheus::proto::{Bucket, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{
     CounterVec, Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -65,9 +66,12 @@ impl Metrics {
         let r = Registry::new();
         self.per_ente(&r).map_err(|e| e.to_string())?;
         self.host(&r).map_err(|e| e.to_string())?;
+        let mut families = r.gather();
+        families.push(self.latency());
+        families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&r.gather(), &mut out)
+            .encode(&families, &mut out)
             .map_err(|e| e.to_string())?;
         String::from_utf8(out).map_err(|e| e.to_string())
     }
@@ -88,6 +92,13 @@ impl Metrics {
         let failed = counter("ente_calls_failed_total", "Calls to each Ente that failed.")?;
         let cpu = CounterVec::new(
             Opts::new("ente_cpu_seconds_total", "CPU time of each Ente's calls."),
+            &labels,
+        )?;
+        let memory = IntGaugeVec::new(
+            Opts::new(
+                "ente_memory_bytes",
+                "Memory each Ente holds: the linear memory of its live stores, and its native process tree's cgroup (memory.current).",
+            ),
             &labels,
         )?;
         let entes = IntGauge::new("ente_entes", "Entes in the table.")?;
@@ -115,6 +126,9 @@ impl Metrics {
             failed.with_label_values(&ids).inc_by(f);
             cpu.with_label_values(&ids)
                 .inc_by(rec.counters.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9);
+            memory.with_label_values(&ids).set(
+                i64::try_from(crate::ctl::render::memory_bytes(&rec.counters)).unwrap_or(i64::MAX),
+            );
             entes.inc();
         }
         drop(t);
@@ -123,7 +137,53 @@ impl Metrics {
         }
         r.register(Box::new(state))?;
         r.register(Box::new(cpu))?;
+        r.register(Box::new(memory))?;
         r.register(Box::new(entes))
+    }
+
+    /// How long each Ente's calls took, as the bus counted them: a
+    /// histogram family made here from the bus's buckets (the crate's own
+    /// histogram would count a second time, under a lock).
+    fn latency(&self) -> MetricFamily {
+        let mut family = MetricFamily::default();
+        family.set_name("ente_call_duration_seconds".into());
+        family.set_help("How long each Ente took to serve a call (served or failed).".into());
+        family.set_field_type(MetricType::HISTOGRAM);
+        let t = self.handles.read();
+        let metrics = t
+            .iter()
+            .map(|rec| {
+                let read = self
+                    .handles
+                    .bus
+                    .slot(rec.id)
+                    .map(|slot| slot.latency.read())
+                    .unwrap_or_else(|| ente_bus::Latency::default().read());
+                let mut h = Histogram::default();
+                h.set_sample_count(read.count);
+                h.set_sample_sum(read.sum_seconds);
+                h.set_bucket(
+                    read.buckets
+                        .iter()
+                        .map(|&(bound, n)| {
+                            let mut b = Bucket::default();
+                            b.set_upper_bound(bound);
+                            b.set_cumulative_count(n);
+                            b
+                        })
+                        .collect(),
+                );
+                let mut m = Metric::default();
+                m.set_label(vec![
+                    label_pair("ente", rec.id.to_string()),
+                    label_pair("label", rec.label().to_owned()),
+                ]);
+                m.set_histogram(h);
+                m
+            })
+            .collect();
+        family.set_metric(metrics);
+        family
     }
 
     fn host(&self, r: &Registry) -> prometheus::Result<()> {
@@ -188,6 +248,13 @@ impl Metrics {
         }
         Ok(())
     }
+}
+
+fn label_pair(name: &str, value: String) -> LabelPair {
+    let mut l = LabelPair::default();
+    l.set_name(name.into());
+    l.set_value(value);
+    l
 }
 
 async fn count(mut events: ente_core::Subscription, t: Arc<Tally>) {

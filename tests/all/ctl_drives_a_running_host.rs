@@ -6,7 +6,7 @@
 //! and the refusal is an event. Each operator's action is in the audit
 //! chain.
 
-use crate::cards::{Ente, ROOT, seed};
+use crate::cards::{ECHO, Ente, ROOT, seed};
 use crate::support::{Up, ente_in, text};
 use std::io::{BufRead, Read, Write};
 use std::path::Path;
@@ -42,7 +42,11 @@ fn until_state(home: &Path, name: &str, state: &str) {
 #[test]
 fn every_verb_works_against_a_running_host() {
     let home = tempfile::tempdir().expect("home");
-    let card = seed(&[Ente::new("hello", "chatty")]);
+    let card = seed(&[
+        Ente::new("hello", "chatty"),
+        Ente::new("echo", "echo").provides(ECHO),
+        Ente::new("caller", "client").requires(ECHO),
+    ]);
     let seed_path = home.path().join("seed.json");
     std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
     let mut up = Up::start_with(home.path(), &seed_path, &["--metrics", "127.0.0.1:0"]);
@@ -302,6 +306,42 @@ fn metrics_pass_promtool(h: &Path, up: &mut Up) {
     assert!(text.contains("ente_leases_active"), "{text}");
     assert!(text.contains("ente_audit_entries"), "{text}");
     assert_eq!(promtool(&text), "", "{text}");
+    // The caller's call to echo, in echo's latency histogram: in +Inf and
+    // in the count, as many as echo served and failed.
+    let echo_id = {
+        let (_, out, _) = ctl(h, &["--json", "status", "echo"]);
+        let row: serde_json::Value = serde_json::from_str(out.trim()).expect("echo's row");
+        assert!(row["served"].as_u64() >= Some(1), "{row}");
+        assert!(
+            row["mem_bytes"].as_u64() >= Some(64 * 1024),
+            "echo holds at least a page of linear memory: {row}"
+        );
+        let calls = row["served"].as_u64().unwrap_or(0) + row["failed"].as_u64().unwrap_or(0);
+        (row["id"].as_str().unwrap_or_default().to_owned(), calls)
+    };
+    let sample = |name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains(&format!("ente=\"{}\"", echo_id.0)))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    assert_eq!(
+        sample("ente_call_duration_seconds_count"),
+        Some(echo_id.1 as f64),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ente_call_duration_seconds_bucket")
+                && l.contains(&format!("ente=\"{}\"", echo_id.0))
+                && l.contains("le=\"+Inf\"")
+                && l.ends_with(&format!(" {}", echo_id.1))),
+        "{text}"
+    );
+    assert!(
+        sample("ente_memory_bytes").is_some_and(|b| b >= 65536.0),
+        "{text}"
+    );
 
     let line = up.wait_for("metrics: http://");
     let addr = line

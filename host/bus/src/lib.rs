@@ -16,11 +16,13 @@
 //! This crate knows nothing of wasmtime: a body is anything that implements
 //! [`Body`].
 
+mod latency;
 mod lease;
 mod mailbox;
 mod route;
 mod slot;
 
+pub use latency::{BOUNDS as LATENCY_BOUNDS, Latency, LatencyRead};
 pub use lease::{DEFAULT_TTL, Lease, LeaseCache, LeaseUse};
 pub use route::{Bus, BusConfig};
 pub use slot::Slot;

@@ -216,7 +216,9 @@ impl<B: Body> Bus<B> {
             }
             Err(e) => return Err(self.untaken(&slot, e)),
         };
+        let began = Instant::now();
         let result = taken.handle(caller, target, body);
+        slot.latency.record(began.elapsed());
         let broken = match &result {
             Err(Unserved::Broke(fault)) => Some(fault.clone()),
             _ => taken.broken(),

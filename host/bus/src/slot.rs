@@ -36,6 +36,8 @@ pub struct Slot<B> {
     pub(crate) freed: Condvar,
     served: AtomicU64,
     errors: AtomicU64,
+    /// How long its calls took (served or failed).
+    pub latency: crate::Latency,
 }
 
 impl<B> std::fmt::Debug for Slot<B> {
@@ -63,6 +65,7 @@ impl<B> Slot<B> {
             freed: Condvar::new(),
             served: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            latency: crate::Latency::default(),
         }
     }
 

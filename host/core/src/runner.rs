@@ -23,6 +23,10 @@ pub struct Counters {
     pub cpu_ns: Arc<AtomicU64>,
     /// Journal lines dropped over the rate.
     pub journal_dropped: Arc<AtomicU64>,
+    /// Bytes of linear memory its live stores hold.
+    pub linear_bytes: Arc<AtomicU64>,
+    /// The cgroup v2 leaf of its native process tree, while one runs.
+    pub cgroup: Arc<std::sync::Mutex<Option<std::path::PathBuf>>>,
 }
 
 /// Everything a runner needs to make a body of one Ente.

@@ -62,6 +62,10 @@ pub struct EnteRow {
     pub served: u64,
     pub failed: u64,
     pub cpu_ms: u64,
+    /// Memory held: linear memory and a native tree's cgroup.
+    pub mem_bytes: u64,
+    /// The mean time of its calls, in microseconds (none served yet: 0).
+    pub call_mean_us: u64,
     /// Whether it was spawned at run time (not of the seed).
     pub spawned: bool,
     /// The leases it holds: "endpoint at provider, N s left".

@@ -154,8 +154,16 @@ fn print_status(rows: &[EnteRow]) {
             r.parent.as_deref().unwrap_or("(the seed)")
         );
         println!("  restarts:  {} (failures {})", r.restarts, r.failures);
-        println!("  calls:     {} served, {} failed", r.served, r.failed);
+        if r.served + r.failed > 0 {
+            println!(
+                "  calls:     {} served, {} failed, {} µs each on average",
+                r.served, r.failed, r.call_mean_us
+            );
+        } else {
+            println!("  calls:     none yet");
+        }
         println!("  cpu:       {} ms", r.cpu_ms);
+        println!("  memory:    {} KiB", r.mem_bytes / 1024);
         if r.leases.is_empty() {
             println!("  leases:    none held");
         }

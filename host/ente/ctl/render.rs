@@ -54,10 +54,12 @@ pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
     t.iter()
         .filter(|r| only.is_none_or(|id| r.id == id))
         .map(|r| {
-            let (served, failed) = handles
-                .bus
-                .slot(r.id)
-                .map_or((0, 0), |s| (s.served(), s.errors()));
+            let (served, failed, latency) = handles.bus.slot(r.id).map_or((0, 0, None), |s| {
+                (s.served(), s.errors(), Some(s.latency.read()))
+            });
+            let call_mean_us = latency
+                .filter(|l| l.count > 0)
+                .map_or(0, |l| (l.sum_seconds * 1e6 / l.count as f64) as u64);
             EnteRow {
                 id: r.id.to_string(),
                 label: shown(r.label(), LABEL_LEN),
@@ -69,6 +71,8 @@ pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
                 served,
                 failed,
                 cpu_ms: r.counters.cpu_ns.load(Ordering::Relaxed) / 1_000_000,
+                mem_bytes: memory_bytes(&r.counters),
+                call_mean_us,
                 spawned: r.spawned,
                 leases: leases
                     .iter()
@@ -143,4 +147,16 @@ pub fn line(e: &Occurrence) -> EventLine {
         kind,
         text: ente_runtime::host::clean(&text, 8192),
     }
+}
+
+/// Memory an Ente holds: the linear memory of its live stores, and its
+/// native process tree's cgroup v2 `memory.current` while one runs.
+pub(crate) fn memory_bytes(c: &ente_core::Counters) -> u64 {
+    let linear = c.linear_bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let leaf = c.cgroup.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let tree = leaf
+        .and_then(|l| std::fs::read_to_string(l.join("memory.current")).ok())
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    linear.saturating_add(tree)
 }

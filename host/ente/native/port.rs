@@ -37,6 +37,7 @@ struct Shared {
     handles: Handles,
     journal: Arc<dyn JournalSink>,
     dropped_lines: Arc<AtomicU64>,
+    cgroup: Arc<Mutex<Option<PathBuf>>>,
     state_dir: Option<PathBuf>,
     tree: Mutex<Option<Tree>>,
     exit: Arc<ExitCell>,
@@ -55,6 +56,9 @@ pub struct Parts {
     pub handles: Handles,
     pub journal: Arc<dyn JournalSink>,
     pub dropped_lines: Arc<AtomicU64>,
+    /// Where its tree's cgroup v2 leaf is said while the tree runs (its
+    /// memory is read there).
+    pub cgroup: Arc<Mutex<Option<PathBuf>>>,
     /// Its state directory, when its card grants FilesystemRoot.
     pub state_dir: Option<PathBuf>,
 }
@@ -83,6 +87,7 @@ impl NativeProcess {
                 handles: p.handles,
                 journal: p.journal,
                 dropped_lines: p.dropped_lines,
+                cgroup: p.cgroup,
                 state_dir: p.state_dir,
                 tree: Mutex::new(None),
                 exit: Arc::new(ExitCell::default()),
@@ -149,6 +154,7 @@ impl Shared {
             None => t.kill(),
         };
         drop(tree);
+        self.cgroup.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.host
             .release_leaf(&leaf_name(&self.card), self.ente, self.generation);
         self.notify.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -299,6 +305,7 @@ impl ProcessPort for NativeProcess {
             }
         };
         let pid = spawned.pid;
+        *s.cgroup.lock().unwrap_or_else(|p| p.into_inner()) = leaf.v2_path().map(Path::to_path_buf);
         let mut not_applied = spawned.not_applied.clone();
         not_applied.extend(unserved_fakes(&s.card));
         s.handles.spine.emit(

@@ -264,6 +264,7 @@ impl Runner for WasmRunner {
                 handles: self.handles.clone(),
                 journal: self.journal.clone(),
                 dropped_lines: spec.counters.journal_dropped.clone(),
+                cgroup: spec.counters.cgroup.clone(),
                 state_dir: own_dir,
             })));
             None
@@ -278,6 +279,7 @@ impl Runner for WasmRunner {
             deadline: spec.deadline,
             cpu: spec.counters.cpu_ns.clone(),
             journal_dropped: spec.counters.journal_dropped.clone(),
+            linear_bytes: spec.counters.linear_bytes.clone(),
         };
         let identity = Identity {
             id: spec.id.to_string(),

@@ -63,6 +63,8 @@ pub struct Incarnation {
     pub cpu: CpuCounter,
     /// Journal lines dropped over the rate, over every body of the Ente.
     pub journal_dropped: Arc<AtomicU64>,
+    /// Linear memory held, over every live body of the Ente.
+    pub linear_bytes: Arc<AtomicU64>,
 }
 
 impl Default for Incarnation {
@@ -75,6 +77,7 @@ impl Default for Incarnation {
             deadline: crate::instance::DEFAULT_DEADLINE,
             cpu: CpuCounter::default(),
             journal_dropped: Arc::default(),
+            linear_bytes: Arc::default(),
         }
     }
 }
@@ -151,7 +154,8 @@ impl Runtime {
                 port: ports.timers,
                 pending: Default::default(),
             },
-            limiter: EnteLimiter::new(incarnation.memory_limit),
+            limiter: EnteLimiter::new(incarnation.memory_limit)
+                .counted_in(incarnation.linear_bytes.clone()),
             clock: Clock::start("instantiate", incarnation.deadline),
             interrupt: Interrupt::new(),
             insecure_seed: None,

@@ -4,6 +4,7 @@
 //! these is refused at instantiation, and a guest that grows past its memory
 //! traps with [`MemoryLimitReached`], a fault the host reports as such.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use wasmtime::{ResourceLimiter, Result};
 
 /// Linear memory an Ente may use, in all its memories, unless its card says
@@ -46,6 +47,9 @@ pub struct EnteLimiter {
     memory_used: u64,
     /// The last growth allowed, to undo if the memory then failed to grow.
     last: Option<(u64, u64)>,
+    /// Where the store's use is added to its Ente's (over its live bodies):
+    /// what the metrics and `ente ctl status` show.
+    shared: Option<std::sync::Arc<AtomicU64>>,
 }
 
 impl EnteLimiter {
@@ -54,7 +58,25 @@ impl EnteLimiter {
             memory_limit,
             memory_used: 0,
             last: None,
+            shared: None,
         }
+    }
+
+    /// Add this store's use to `shared` while it lives.
+    pub fn counted_in(mut self, shared: std::sync::Arc<AtomicU64>) -> EnteLimiter {
+        self.shared = Some(shared);
+        self
+    }
+
+    fn set_used(&mut self, used: u64) {
+        if let Some(shared) = &self.shared {
+            if used >= self.memory_used {
+                shared.fetch_add(used - self.memory_used, Ordering::Relaxed);
+            } else {
+                shared.fetch_sub(self.memory_used - used, Ordering::Relaxed);
+            }
+        }
+        self.memory_used = used;
     }
 
     pub fn memory_limit(&self) -> u64 {
@@ -64,6 +86,13 @@ impl EnteLimiter {
     /// Bytes of linear memory the store holds.
     pub fn memory_used(&self) -> u64 {
         self.memory_used
+    }
+}
+
+impl Drop for EnteLimiter {
+    /// The store is gone: its memory no longer counts.
+    fn drop(&mut self) {
+        self.set_used(0);
     }
 }
 
@@ -86,7 +115,7 @@ impl ResourceLimiter for EnteLimiter {
             }));
         }
         self.last = Some((current, desired));
-        self.memory_used = wanted;
+        self.set_used(wanted);
         Ok(true)
     }
 
@@ -95,10 +124,11 @@ impl ResourceLimiter for EnteLimiter {
     /// specification says.
     fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> Result<()> {
         if let Some((current, desired)) = self.last.take() {
-            self.memory_used = self
+            let used = self
                 .memory_used
                 .saturating_sub(desired)
                 .saturating_add(current);
+            self.set_used(used);
         }
         Ok(())
     }
@@ -162,6 +192,28 @@ const _: () = assert!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entes_memory_is_the_sum_of_its_live_stores() {
+        let shared = std::sync::Arc::new(AtomicU64::new(0));
+        let mut a = EnteLimiter::new(1 << 20).counted_in(shared.clone());
+        let mut b = EnteLimiter::new(1 << 20).counted_in(shared.clone());
+        assert!(a.memory_growing(0, 65536, None).expect("within"));
+        assert!(b.memory_growing(0, 131072, None).expect("within"));
+        assert_eq!(shared.load(Ordering::Relaxed), 196608);
+        // A growth allowed that then failed is taken back.
+        assert!(a.memory_growing(65536, 131072, None).expect("within"));
+        a.memory_grow_failed(wasmtime::Error::msg("past its maximum"))
+            .expect("noted");
+        assert_eq!(shared.load(Ordering::Relaxed), 196608);
+        // Refused: nothing counted.
+        assert!(b.memory_growing(131072, 2 << 20, None).is_err());
+        assert_eq!(shared.load(Ordering::Relaxed), 196608);
+        drop(b);
+        assert_eq!(shared.load(Ordering::Relaxed), 65536);
+        drop(a);
+        assert_eq!(shared.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn growth_counts_every_memory_of_the_store() {
