@@ -42,6 +42,9 @@ setup:
     command -v sccache >/dev/null || missing+=(sccache)
     # promtool checks the metrics' text in a test (Debian ships it with prometheus).
     command -v promtool >/dev/null || missing+=(prometheus)
+    # The NATS CloudEvents sink is tested against a real server (Debian
+    # puts it in /usr/sbin, outside a user's PATH).
+    command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
     command -v npm >/dev/null || missing+=(nodejs npm)
     command -v clang >/dev/null || missing+=(clang)
     command -v wasm-ld >/dev/null || missing+=(lld)
@@ -127,7 +130,7 @@ check: build
 
 # Every test, then the appliance's boot check.
 test: setup guests
-    cargo test --locked --workspace
+    cargo test --locked --workspace --features ente/nats
     just boot-check
 
 # Benchmarks: ente against raw wasmtime, ratios from the same run.

@@ -10,7 +10,7 @@ use ente_core::{Kind, Level, Spine};
 use std::path::Path;
 
 /// The jsonschema verdict on every line of `file`: (lines, valid, errors).
-fn verdicts(file: &Path) -> (u64, u64, String) {
+pub(crate) fn verdicts(file: &Path) -> (u64, u64, String) {
     let out = std::process::Command::new(repo("target/py/bin/python3"))
         .arg(repo("tests/support/cloudevents_verdicts.py"))
         .arg(file)
@@ -62,8 +62,12 @@ fn a_running_host_writes_valid_cloudevents() {
 fn burst(burst: u64, queue: usize) -> (u64, u64) {
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("burst.jsonl");
-    let (sink, writer) =
-        ente::cloudevents::open_bounded(&file, "01J00000000000000000000R00", queue).expect("sink");
+    let (sink, writer) = ente::cloudevents::open_bounded(
+        &ente::cloudevents::Target::File(file.clone()),
+        "01J00000000000000000000R00",
+        queue,
+    )
+    .expect("sink");
     let spine = Spine::new(1024);
     spine.attach(Box::new(sink));
     let id = ulid::Ulid::from(7u128);

@@ -16,6 +16,8 @@ mod audit_chain_records_decisions;
 mod audit_verify_reads_a_state_disk;
 mod check_cli;
 mod cloudevents_are_valid_and_never_silently_lost;
+#[cfg(feature = "nats")]
+mod cloudevents_reach_a_nats_subject;
 mod ctl_drives_a_running_host;
 mod ente_test_harness;
 mod filesystem_root_is_one_private_directory;

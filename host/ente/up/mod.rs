@@ -42,6 +42,48 @@ pub struct Surface {
     /// object per line.
     #[arg(long, value_name = "FILE")]
     pub cloudevents: Option<std::path::PathBuf>,
+    /// Publish the host's events as CloudEvents v1.0 to the NATS server at
+    /// URL (nats://HOST:PORT), each on SUBJECT.<its type>; needs an ente
+    /// built with the `nats` feature.
+    #[arg(long, value_name = "URL")]
+    pub cloudevents_nats: Option<String>,
+    /// The subject prefix of --cloudevents-nats [default: ente.events].
+    #[arg(long, value_name = "SUBJECT", value_parser = nats_subject, requires = "cloudevents_nats")]
+    pub cloudevents_subject: Option<String>,
+}
+
+/// A NATS subject to publish under: dot-separated tokens, each non-empty,
+/// without whitespace or the wildcards `*` and `>`.
+fn nats_subject(s: &str) -> Result<String, String> {
+    let bad = s.split('.').find(|t| {
+        t.is_empty()
+            || t.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '*' || c == '>')
+    });
+    match bad {
+        Some(t) => Err(format!(
+            "`{s}` is not a subject to publish under: its token `{t}` is empty or holds whitespace, `*` or `>`"
+        )),
+        None => Ok(s.to_owned()),
+    }
+}
+
+impl Surface {
+    /// The CloudEvents targets asked for.
+    fn cloudevents_targets(&self) -> Vec<crate::cloudevents::Target> {
+        use crate::cloudevents::Target;
+        let mut targets: Vec<Target> = self.cloudevents.iter().cloned().map(Target::File).collect();
+        if let Some(url) = &self.cloudevents_nats {
+            targets.push(Target::Nats {
+                url: url.clone(),
+                subject: self
+                    .cloudevents_subject
+                    .clone()
+                    .unwrap_or_else(|| "ente.events".into()),
+            });
+        }
+        targets
+    }
 }
 
 pub fn run(
@@ -137,19 +179,19 @@ pub fn run(
         handles
             .spine
             .attach(Box::new(crate::audit::AuditConsumer(audit.clone())));
-        let cloudevents = match &surface.cloudevents {
-            Some(path) => match crate::cloudevents::open(path, &card.id.to_string()) {
+        let mut cloudevents = Vec::new();
+        for target in surface.cloudevents_targets() {
+            match crate::cloudevents::open(&target, &card.id.to_string()) {
                 Ok((sink, writer)) => {
                     handles.spine.attach(Box::new(sink));
-                    Some(writer)
+                    cloudevents.push(writer);
                 }
                 Err(e) => {
                     eprintln!("ente up: {e}");
                     return ExitCode::FAILURE;
                 }
-            },
-            None => None,
-        };
+            }
+        }
         // The operator's surface: metrics, and `ente ctl` over
         // $ENTE_HOME/ctl.sock.
         let (metrics, counting) =
@@ -232,8 +274,10 @@ pub fn run(
         if let Err(e) = audit.flush(Duration::from_secs(2)) {
             eprintln!("ente up: {e}");
         }
-        if let Some(Err(e)) = cloudevents.map(crate::cloudevents::Writer::finish) {
-            eprintln!("ente up: {e}");
+        for writer in cloudevents {
+            if let Err(e) = writer.finish() {
+                eprintln!("ente up: {e}");
+            }
         }
         drawing.abort();
         status.draw(&handles);
