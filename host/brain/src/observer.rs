@@ -1,0 +1,323 @@
+//! The observer: what happened, counted.
+//!
+//! For each ordered pair of kinds (a, b) it counts two things over the
+//! [`FANOUT`] kinds seen last, each at its latest occurrence within
+//! [`HORIZON_MS`]:
+//!
+//! - the occurrences of `a` that a `b` followed (the first `b` after each,
+//!   before `a` recurs), with the gaps: the support, and P(b|a) = support /
+//!   count(a), a probability;
+//! - every `b` that came while `a` was recent, against how many events of
+//!   any kind came while `a` was recent (a's exposure): the lift
+//!   `n(a→b) · N / (exposure(a) · count(b))`, whose log2 is the pointwise
+//!   mutual information, about 0 when `b` comes after `a` no more often
+//!   than at any time (self-pairs included).
+//!
+//! Per event the work is one lookup of its kind and one per kind in the
+//! fan-out: no walk over the window.
+
+use crate::stats::{Decayed, GapStats};
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+/// Recent events kept (for `recent`, and a rule engine's look back).
+pub const WINDOW: usize = 1024;
+/// The kinds seen last that a new event may follow.
+pub const FANOUT: usize = 8;
+/// How long after `a` an event still follows it.
+pub const HORIZON_MS: u64 = 10_000;
+/// Distinct kinds and pairs tracked at most; past them, new ones are
+/// counted as untracked (an Ente that names a new kind per event cannot
+/// grow the brain without bound).
+pub const MAX_KINDS: usize = 4096;
+pub const MAX_PAIRS: usize = 65_536;
+/// Kinds one occurrence records as having followed it, at most.
+const FOLLOWERS: usize = 16;
+
+/// One event, as the brain sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The host's sequence number.
+    pub seq: u64,
+    /// Milliseconds on the host's monotonic clock.
+    pub at_ms: u64,
+    /// What happened: `died`, `ready`, `failed`, `backing_off`, ...
+    pub kind: String,
+    /// The Ente it happened to: its id and label.
+    pub ente: Option<String>,
+    pub label: Option<String>,
+    /// Why, in words (a death's cause).
+    pub cause: Option<String>,
+}
+
+impl Event {
+    /// Its kind as observed: `kind@label`, or the kind alone.
+    pub fn key(&self) -> String {
+        match &self.label {
+            Some(l) => alloc::format!("{}@{l}", self.kind),
+            None => self.kind.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct KindStat {
+    name: String,
+    /// Its occurrences.
+    count: Decayed,
+    /// Events of any kind that came while it was recent.
+    exposure: Decayed,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    /// Occurrences of `a` that a `b` followed.
+    pub support: Decayed,
+    /// Every `b` that came while `a` was recent.
+    pub all: Decayed,
+    /// From each occurrence of `a` to the first `b` after it.
+    pub gaps: GapStats,
+}
+
+#[derive(Debug, Clone)]
+struct Latest {
+    kind: u32,
+    at_ms: u64,
+    /// Kinds already counted as following this occurrence.
+    followers: Vec<u32>,
+}
+
+/// The observer's state, as a snapshot keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Saved {
+    half_life_ms: Option<f64>,
+    total: Decayed,
+    kinds: Vec<KindStat>,
+    pairs: Vec<(u32, u32, Pair)>,
+    untracked: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Observer {
+    half_life_ms: Option<f64>,
+    /// Occurrences of every kind.
+    total: Decayed,
+    ids: HashMap<String, u32>,
+    kinds: Vec<KindStat>,
+    pairs: HashMap<(u32, u32), Pair>,
+    latest: Vec<Latest>,
+    recent: VecDeque<(u32, u64)>,
+    now_ms: u64,
+    untracked: u64,
+}
+
+impl Observer {
+    pub fn new() -> Observer {
+        Observer::default()
+    }
+
+    /// Counts halve every `half_life_ms`.
+    pub fn with_half_life(mut self, half_life_ms: f64) -> Observer {
+        self.half_life_ms = (half_life_ms > 0.0).then_some(half_life_ms);
+        self
+    }
+
+    pub fn half_life_ms(&self) -> Option<f64> {
+        self.half_life_ms
+    }
+
+    /// The time of the last event seen.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Events whose kind or pair was past the bounds, not counted.
+    pub fn untracked(&self) -> u64 {
+        self.untracked
+    }
+
+    fn id(&mut self, key: &str) -> Option<u32> {
+        if let Some(id) = self.ids.get(key) {
+            return Some(*id);
+        }
+        if self.kinds.len() >= MAX_KINDS {
+            return None;
+        }
+        let id = self.kinds.len() as u32;
+        self.ids.insert(String::from(key), id);
+        self.kinds.push(KindStat {
+            name: String::from(key),
+            ..KindStat::default()
+        });
+        Some(id)
+    }
+
+    /// Count one event (of kind `key`, at `at_ms`; a time before the last
+    /// seen is taken as the last).
+    pub fn record(&mut self, key: &str, at_ms: u64) {
+        let t = at_ms.max(self.now_ms);
+        self.now_ms = t;
+        let Some(b) = self.id(key) else {
+            self.untracked += 1;
+            return;
+        };
+        let h = self.half_life_ms;
+        self.total.add(1.0, t, h);
+        self.kinds[b as usize].count.add(1.0, t, h);
+        for l in &mut self.latest {
+            if t - l.at_ms > HORIZON_MS {
+                // Older ones follow: the fan-out is newest first.
+                break;
+            }
+            self.kinds[l.kind as usize].exposure.add(1.0, t, h);
+            let full = self.pairs.len() >= MAX_PAIRS;
+            let pair = match self.pairs.get_mut(&(l.kind, b)) {
+                Some(p) => p,
+                None if full => {
+                    self.untracked += 1;
+                    continue;
+                }
+                None => self.pairs.entry((l.kind, b)).or_default(),
+            };
+            pair.all.add(1.0, t, h);
+            if !l.followers.contains(&b) && l.followers.len() < FOLLOWERS {
+                l.followers.push(b);
+                pair.support.add(1.0, t, h);
+                pair.gaps.add(t - l.at_ms);
+            }
+        }
+        match self.latest.iter().position(|l| l.kind == b) {
+            Some(i) => {
+                let mut l = self.latest.remove(i);
+                l.at_ms = t;
+                l.followers.clear();
+                self.latest.insert(0, l);
+            }
+            None => {
+                if self.latest.len() == FANOUT {
+                    self.latest.pop();
+                }
+                self.latest.insert(
+                    0,
+                    Latest {
+                        kind: b,
+                        at_ms: t,
+                        followers: Vec::with_capacity(4),
+                    },
+                );
+            }
+        }
+        if self.recent.len() == WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((b, t));
+    }
+
+    /// Count an event.
+    pub fn observe(&mut self, e: &Event) {
+        self.record(&e.key(), e.at_ms);
+    }
+
+    /// How often `key` occurred (decayed to now).
+    pub fn count(&self, key: &str) -> f64 {
+        self.ids.get(key).map_or(0.0, |&id| {
+            self.kinds[id as usize]
+                .count
+                .at(self.now_ms, self.half_life_ms)
+        })
+    }
+
+    /// Every event counted (decayed to now).
+    pub fn total(&self) -> f64 {
+        self.total.at(self.now_ms, self.half_life_ms)
+    }
+
+    /// The pair `a` then `b`, if seen.
+    pub fn pair(&self, a: &str, b: &str) -> Option<Pair> {
+        let (a, b) = (*self.ids.get(a)?, *self.ids.get(b)?);
+        self.pairs.get(&(a, b)).copied()
+    }
+
+    /// Every pair: (a, b, its count now, P(b|a), PMI, its gaps).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str, f64, f64, f64, GapStats)> + '_ {
+        let (now, h) = (self.now_ms, self.half_life_ms);
+        let total = self.total.at(now, h);
+        self.pairs.iter().map(move |(&(a, b), p)| {
+            let (ka, kb) = (&self.kinds[a as usize], &self.kinds[b as usize]);
+            let support = p.support.at(now, h);
+            let count_a = ka.count.at(now, h);
+            let p_b_given_a = if count_a > 0.0 {
+                (support / count_a).min(1.0)
+            } else {
+                0.0
+            };
+            let expected = ka.exposure.at(now, h) * kb.count.at(now, h);
+            let seen = p.all.at(now, h) * total;
+            let pmi = if seen > 0.0 && expected > 0.0 {
+                libm::log2(seen / expected)
+            } else {
+                f64::NEG_INFINITY
+            };
+            (
+                ka.name.as_str(),
+                kb.name.as_str(),
+                support,
+                p_b_given_a,
+                pmi,
+                p.gaps,
+            )
+        })
+    }
+
+    /// The last `n` events: (kind, at).
+    pub fn recent(&self, n: usize) -> impl Iterator<Item = (&str, u64)> + '_ {
+        let skip = self.recent.len().saturating_sub(n);
+        self.recent
+            .iter()
+            .skip(skip)
+            .map(|&(k, t)| (self.kinds[k as usize].name.as_str(), t))
+    }
+
+    /// What a snapshot keeps: the counts, not the fan-out or the window.
+    pub fn save(&self) -> Saved {
+        Saved {
+            half_life_ms: self.half_life_ms,
+            total: self.total,
+            kinds: self.kinds.clone(),
+            pairs: self.pairs.iter().map(|(&(a, b), p)| (a, b, *p)).collect(),
+            untracked: self.untracked,
+        }
+    }
+
+    /// An observer from what [`Observer::save`] kept; `None` when it does
+    /// not hold together (a pair of a kind it does not have).
+    pub fn restore(s: Saved) -> Option<Observer> {
+        let n = s.kinds.len() as u32;
+        if s.kinds.len() > MAX_KINDS
+            || s.pairs.len() > MAX_PAIRS
+            || s.pairs.iter().any(|&(a, b, _)| a >= n || b >= n)
+        {
+            return None;
+        }
+        let mut o = Observer {
+            half_life_ms: s.half_life_ms,
+            total: s.total,
+            untracked: s.untracked,
+            ..Observer::default()
+        };
+        for (i, k) in s.kinds.iter().enumerate() {
+            o.ids.insert(k.name.clone(), i as u32);
+            o.now_ms = o.now_ms.max(k.count.at_ms);
+        }
+        if o.ids.len() != s.kinds.len() {
+            // A name twice.
+            return None;
+        }
+        o.kinds = s.kinds;
+        o.pairs = s.pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect();
+        Some(o)
+    }
+}
