@@ -125,6 +125,31 @@ pub fn decision_of(e: &Occurrence) -> Option<Decision> {
             uid: *uid,
             pid: *pid,
         },
+        Kind::RuleFired {
+            rule,
+            action,
+            subject,
+            seq,
+            outcome,
+        } => Decision::RuleFired {
+            brain: ente,
+            rule: rule.clone(),
+            action: action.clone(),
+            subject: subject.map(|s| s.to_string()),
+            seq: *seq,
+            refused: outcome.clone().err(),
+        },
+        Kind::RulePromoted { rule, by, json } => Decision::RulePromoted {
+            brain: ente,
+            rule: rule.clone(),
+            by: by.clone(),
+            json: json.clone(),
+        },
+        Kind::RuleRemoved { rule, by } => Decision::RuleRemoved {
+            brain: ente,
+            rule: rule.clone(),
+            by: by.clone(),
+        },
         _ => return None,
     })
 }
@@ -257,6 +282,15 @@ fn show(e: &Entry, json: bool) {
 }
 
 /// `ente audit tail`: the last `n` entries, then (`follow`) new ones.
+/// Every entry of the chain, verified from its signed head down.
+pub fn entries(chain: &Chain) -> Result<Vec<Entry>, String> {
+    let store = chain.open()?;
+    let key = key_for(store.as_ref(), None)?;
+    walk(store.as_ref(), &key)
+        .map(|w| w.entries)
+        .map_err(|fault| format!("the chain {} is broken: {fault}", chain.name()))
+}
+
 pub fn tail(chain: &Chain, n: usize, follow: bool, json: bool) -> ExitCode {
     let key = match chain.open().and_then(|store| key_for(store.as_ref(), None)) {
         Ok(k) => k,

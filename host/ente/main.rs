@@ -218,6 +218,50 @@ enum CtlCommand {
         #[command(subcommand)]
         command: CtlAudit,
     },
+    /// The graph's brain (its rule engine): crystals, rules, promotion,
+    /// and a replay of the audit chain against the rules in force.
+    Brain {
+        #[command(subcommand)]
+        command: CtlBrain,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlBrain {
+    /// The pairs of event kinds that keep occurring together (`a`, then
+    /// `b`) and pass these thresholds.
+    Crystals {
+        #[arg(long, default_value_t = 2.0)]
+        min_support: f64,
+        /// P(b|a), from 0 to 1.
+        #[arg(long, default_value_t = 0.3)]
+        min_p: f64,
+        /// Pointwise mutual information, in bits (below 0: less often than
+        /// chance).
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        min_pmi: f64,
+    },
+    /// The rules in force, as a rules file.
+    Rules,
+    /// Promote the crystal `A` then `B` (passing the brain's own
+    /// thresholds) to a rule: a Sequence within mean + 2σ of their gaps
+    /// once 4 were seen, else a Single on A.
+    Promote {
+        a: String,
+        b: String,
+        /// Its action, as a rules file writes one, e.g.
+        /// '{"kind": "Stop", "ente": "$subject"}' (default: a named event).
+        #[arg(long, value_name = "JSON")]
+        action: Option<String>,
+    },
+    /// Put the rules of a rules file in force (each replaces the rule of
+    /// its name).
+    Load { file: PathBuf },
+    /// Take a rule out of force.
+    Remove { name: String },
+    /// Rebuild the rules from the audit chain ($ENTE_HOME's) and compare
+    /// them with the rules in force.
+    Replay,
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +452,48 @@ fn ctl(socket: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
             command: CtlAudit::Tail { disk, n, follow },
         } => {
             return ente::audit::tail(&ente::audit::Chain::of(home::home(), disk), n, follow, json);
+        }
+        CtlCommand::Brain { command } => {
+            let verb = match command {
+                CtlBrain::Crystals {
+                    min_support,
+                    min_p,
+                    min_pmi,
+                } => ente_ctl::BrainVerb::Crystals {
+                    min_support,
+                    min_p,
+                    min_pmi,
+                },
+                CtlBrain::Rules => ente_ctl::BrainVerb::Rules,
+                CtlBrain::Promote { a, b, action } => ente_ctl::BrainVerb::Promote { a, b, action },
+                CtlBrain::Load { file } => match std::fs::read(&file) {
+                    Ok(bytes) if bytes.len() > ente::ctl::RULES_FILE_MAX => {
+                        eprintln!(
+                            "ente ctl brain load: {}: {} bytes, more than a rules file may be ({})",
+                            file.display(),
+                            bytes.len(),
+                            ente::ctl::RULES_FILE_MAX
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                    Ok(bytes) => match String::from_utf8(bytes) {
+                        Ok(file) => ente_ctl::BrainVerb::Load { file },
+                        Err(_) => {
+                            eprintln!("ente ctl brain load: {}: not UTF-8", file.display());
+                            return ExitCode::FAILURE;
+                        }
+                    },
+                    Err(e) => {
+                        eprintln!("ente ctl brain load: {}: {e}", file.display());
+                        return ExitCode::FAILURE;
+                    }
+                },
+                CtlBrain::Remove { name } => ente_ctl::BrainVerb::Remove { name },
+                CtlBrain::Replay => {
+                    return ente::ctl::replay::run(&socket, &home::home(), json);
+                }
+            };
+            Verb::Brain(verb)
         }
         CtlCommand::Stop { ente } => Verb::Stop { ente },
         CtlCommand::Restart { ente } => Verb::Restart { ente },

@@ -61,6 +61,8 @@ fn the_cli_reports_every_graph_fault_and_exits_1() {
         "two-mediators",
         "delegate-under-a-group",
         "calls-without-a-mediator",
+        "two-brains",
+        "brain-claimed-by-a-grandchild",
     ] {
         assert!(
             err.contains(&format!("cards/invalid-graph/{file}.json: 1 graph fault")),

@@ -116,6 +116,29 @@ pub enum Decision {
         uid: u32,
         pid: i32,
     },
+    /// A rule of the brain fired (on the spine's event `seq`): its action,
+    /// for which Ente, and whether it ran or why it was refused.
+    RuleFired {
+        brain: String,
+        rule: String,
+        action: String,
+        subject: Option<String>,
+        seq: u64,
+        refused: Option<String>,
+    },
+    /// A rule put in force, by whom, as its JSON: a replay of the chain
+    /// rebuilds the rules from these and [`Decision::RuleRemoved`].
+    RulePromoted {
+        brain: String,
+        rule: String,
+        by: String,
+        json: String,
+    },
+    RuleRemoved {
+        brain: String,
+        rule: String,
+        by: String,
+    },
 }
 
 impl fmt::Display for Decision {
@@ -200,6 +223,29 @@ impl fmt::Display for Decision {
             } => write!(f, "operator (uid {uid}): {request}: refused: {why}"),
             Decision::ControlRefused { uid, pid } => {
                 write!(f, "control socket refused: pid {pid}, uid {uid}")
+            }
+            Decision::RuleFired {
+                brain,
+                rule,
+                action,
+                subject,
+                seq,
+                refused,
+            } => {
+                write!(f, "rule fired: {rule} of {brain} on event {seq}: {action}")?;
+                if let Some(s) = subject {
+                    write!(f, " (about {s})")?;
+                }
+                match refused {
+                    Some(why) => write!(f, ": refused: {why}"),
+                    None => Ok(()),
+                }
+            }
+            Decision::RulePromoted {
+                brain, rule, by, ..
+            } => write!(f, "rule promoted: {rule} in {brain}, by {by}"),
+            Decision::RuleRemoved { brain, rule, by } => {
+                write!(f, "rule removed: {rule} from {brain}, by {by}")
             }
         }
     }

@@ -36,6 +36,55 @@ pub fn mediator_endpoint() -> Capability {
     }
 }
 
+/// The interface of the brain's endpoint ("ente-rule-engine" in hex).
+pub const BRAIN_INTERFACE: &str = "656e74652d72756c652d656e67696e65";
+
+/// The brain's endpoint, `656e…6e65@1`: the seed hands it to the one
+/// genesis child that is its rule engine, as it hands the mediator's. Its
+/// holder is given the graph's events and acts on them by its own
+/// authority; it is never served over the bus.
+pub fn brain_endpoint() -> Capability {
+    Capability::Endpoint {
+        endpoint: Endpoint {
+            interface: BRAIN_INTERFACE.into(),
+            version: 1,
+        },
+    }
+}
+
+/// A place in the graph that only the seed hands out, by listing its
+/// endpoint in its provides and giving it to one genesis child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seat {
+    Mediator,
+    Brain,
+}
+
+impl Seat {
+    pub const ALL: [Seat; 2] = [Seat::Mediator, Seat::Brain];
+
+    pub fn endpoint(self) -> Capability {
+        match self {
+            Seat::Mediator => mediator_endpoint(),
+            Seat::Brain => brain_endpoint(),
+        }
+    }
+
+    /// The seat of an endpoint, if it is one.
+    pub fn of(cap: &Capability) -> Option<Seat> {
+        Seat::ALL.into_iter().find(|s| s.endpoint() == *cap)
+    }
+}
+
+impl fmt::Display for Seat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Seat::Mediator => "mediator",
+            Seat::Brain => "brain",
+        })
+    }
+}
+
 /// Whether `cap` is handed down the lineage tree (rather than served by an Ente).
 pub fn is_delegated(cap: &Capability) -> bool {
     !matches!(cap, Capability::Endpoint { .. } | Capability::LegacyLogind)
@@ -93,16 +142,21 @@ pub enum GraphFault {
     #[error("dependency cycle: {}: no start order exists", .entes.join(" -> "))]
     Cycle { entes: Vec<String> },
     #[error(
-        "{at}: {ente} provides the mediator's endpoint, which only the seed can hand out: the mediator must be a genesis child of a seed that lists the endpoint in its provides"
+        "{at}: {ente} provides the {seat}'s endpoint, which only the seed can hand out: the {seat} must be a genesis child of a seed that lists the endpoint in its provides"
     )]
-    MediatorNotFromSeed { at: JsonPath, ente: String },
+    NotFromSeed {
+        at: JsonPath,
+        ente: String,
+        seat: Seat,
+    },
     #[error(
-        "{at}: {second} provides the mediator's endpoint, which {first} already provides: a graph has one mediator"
+        "{at}: {second} provides the {seat}'s endpoint, which {first} already provides: a graph has one {seat}"
     )]
-    SecondMediator {
+    SecondInSeat {
         at: JsonPath,
         first: String,
         second: String,
+        seat: Seat,
     },
     #[error(
         "{at}: {ente} calls over the bus, but no Ente mediates, so every call would be denied: the seed must list the mediator's endpoint in its provides and hand it to one genesis child"
@@ -126,8 +180,8 @@ impl GraphFault {
             | GraphFault::Unprovided { at, .. }
             | GraphFault::Exceeds { at, .. } => *at = path,
             GraphFault::Cycle { .. }
-            | GraphFault::MediatorNotFromSeed { .. }
-            | GraphFault::SecondMediator { .. }
+            | GraphFault::NotFromSeed { .. }
+            | GraphFault::SecondInSeat { .. }
             | GraphFault::NoMediator { .. }
             | GraphFault::DelegateWithoutSupervisor { .. } => {}
         }
@@ -211,16 +265,21 @@ impl<'c> Graph<'c> {
     pub fn check_from(&self, first: NodeId) -> Vec<GraphFault> {
         let mut faults = Vec::new();
         let mut first_by_id: HashMap<Ulid, NodeId> = HashMap::new();
-        let mut mediator: Option<NodeId> = None;
+        // Who sits in each seat (the first genesis child that claims it).
+        let mut seated: [Option<NodeId>; 2] = [None; 2];
         for (n, node) in self.nodes.iter().enumerate() {
             let repeated = first_by_id.get(&node.card.id).copied();
             if repeated.is_none() {
                 first_by_id.insert(node.card.id, n);
             }
-            let provides_mediator = node.card.provides.contains(&mediator_endpoint());
-            let earlier_mediator = mediator;
-            if provides_mediator && node.parent.is_some() && mediator.is_none() {
-                mediator = Some(n);
+            let mut claims = Vec::new();
+            for (i, seat) in Seat::ALL.into_iter().enumerate() {
+                if node.card.provides.contains(&seat.endpoint()) {
+                    claims.push((seat, seated[i]));
+                    if node.parent.is_some() && seated[i].is_none() {
+                        seated[i] = Some(n);
+                    }
+                }
             }
             if n < first {
                 continue;
@@ -233,8 +292,8 @@ impl<'c> Graph<'c> {
                     second: node.to_string(),
                 });
             }
-            if provides_mediator {
-                faults.extend(self.mediator_fault(n, earlier_mediator));
+            for (seat, earlier) in claims {
+                faults.extend(self.seat_fault(n, seat, earlier));
             }
             // A grouping node has no body to end: its supervision never acts.
             if node.card.supervision == Supervision::Delegate
@@ -259,7 +318,7 @@ impl<'c> Graph<'c> {
                 }
             }
         }
-        if mediator.is_none()
+        if seated[0].is_none()
             && let Some((n, i)) = self
                 .nodes
                 .iter()
@@ -284,9 +343,9 @@ impl<'c> Graph<'c> {
         faults
     }
 
-    /// Whether node `n` may provide the mediator's endpoint: only as the one
+    /// Whether node `n` may provide a seat's endpoint: only as the one
     /// genesis child of a seed that holds it.
-    fn mediator_fault(&self, n: NodeId, earlier: Option<NodeId>) -> Option<GraphFault> {
+    fn seat_fault(&self, n: NodeId, seat: Seat, earlier: Option<NodeId>) -> Option<GraphFault> {
         let node = &self.nodes[n];
         let at = node.path.field("provides");
         let from_seed = match node.parent {
@@ -297,21 +356,23 @@ impl<'c> Graph<'c> {
                 // A card a spawn adopted is its own document (its path is the
                 // root): never a genesis child of the seed.
                 seed.parent.is_none()
-                    && seed.card.provides.contains(&mediator_endpoint())
+                    && seed.card.provides.contains(&seat.endpoint())
                     && node.path != JsonPath::root()
             }
         };
         if !from_seed {
-            return Some(GraphFault::MediatorNotFromSeed {
+            return Some(GraphFault::NotFromSeed {
                 at,
                 ente: node.to_string(),
+                seat,
             });
         }
         let first = earlier?;
-        Some(GraphFault::SecondMediator {
+        Some(GraphFault::SecondInSeat {
             at,
             first: self.nodes[first].to_string(),
             second: node.to_string(),
+            seat,
         })
     }
 

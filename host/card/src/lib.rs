@@ -17,7 +17,8 @@ mod strict_json;
 
 pub use fault::{CardError, Fault, JsonPath, Rule};
 pub use graph::{
-    Graph, GraphFault, MEDIATOR_INTERFACE, Node, NodeId, Route, is_delegated, mediator_endpoint,
+    BRAIN_INTERFACE, Graph, GraphFault, MEDIATOR_INTERFACE, Node, NodeId, Route, Seat,
+    brain_endpoint, is_delegated, mediator_endpoint,
 };
 pub use model::{
     Capability, Card, Cgroup, DeviceClass, Digest, Endpoint, Fake, Namespaces, NetlinkFamily,

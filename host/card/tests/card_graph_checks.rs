@@ -66,7 +66,13 @@ fn a_child_never_gets_spawn_its_parent_lacks() {
 fn only_the_seed_hands_out_the_mediators_endpoint() {
     let f = faults("cards/invalid-graph/mediator-claimed-by-a-grandchild.json");
     assert!(
-        matches!(f.as_slice(), [GraphFault::MediatorNotFromSeed { .. }]),
+        matches!(
+            f.as_slice(),
+            [GraphFault::NotFromSeed {
+                seat: ente_card::Seat::Mediator,
+                ..
+            }]
+        ),
         "{f:#?}"
     );
     let msg = f[0].to_string();
@@ -77,10 +83,54 @@ fn only_the_seed_hands_out_the_mediators_endpoint() {
 }
 
 #[test]
+fn only_the_seed_hands_out_the_brains_seat_and_a_graph_has_one_brain() {
+    let f = faults("cards/invalid-graph/brain-claimed-by-a-grandchild.json");
+    assert!(
+        matches!(
+            f.as_slice(),
+            [GraphFault::NotFromSeed {
+                seat: ente_card::Seat::Brain,
+                ..
+            }]
+        ),
+        "{f:#?}"
+    );
+    let msg = f[0].to_string();
+    assert!(
+        msg.starts_with("genesis[0].genesis[0].provides:")
+            && msg.contains("`would-be-brain`")
+            && msg.contains("the brain's endpoint"),
+        "{msg}"
+    );
+    let f = faults("cards/invalid-graph/two-brains.json");
+    assert!(
+        matches!(
+            f.as_slice(),
+            [GraphFault::SecondInSeat {
+                seat: ente_card::Seat::Brain,
+                ..
+            }]
+        ),
+        "{f:#?}"
+    );
+    let msg = f[0].to_string();
+    assert!(
+        msg.contains("`second-brain`") && msg.contains("a graph has one brain"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn a_graph_has_one_mediator() {
     let f = faults("cards/invalid-graph/two-mediators.json");
     assert!(
-        matches!(f.as_slice(), [GraphFault::SecondMediator { .. }]),
+        matches!(
+            f.as_slice(),
+            [GraphFault::SecondInSeat {
+                seat: ente_card::Seat::Mediator,
+                ..
+            }]
+        ),
         "{f:#?}"
     );
     let msg = f[0].to_string();

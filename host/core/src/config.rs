@@ -49,6 +49,10 @@ pub struct Config {
     pub spine_ring: usize,
     /// How often expired leases are purged.
     pub purge_every: Duration,
+    /// Events handed to the brain in one call, at most.
+    pub brain_batch: usize,
+    /// How long an event waits for its batch to fill before the batch goes.
+    pub brain_every: Duration,
     pub bus: BusConfig,
 }
 
@@ -66,6 +70,8 @@ impl Default for Config {
             workers: (cores * 2).max(4),
             spine_ring: 1024,
             purge_every: Duration::from_secs(5),
+            brain_batch: 1024,
+            brain_every: Duration::from_millis(50),
             bus: BusConfig::default(),
         }
     }

@@ -58,6 +58,8 @@ pub struct Core {
     /// Cards spawned at run time, with their parents, in spawn order.
     pub(crate) spawned: Vec<(Ulid, Arc<Card>)>,
     pub(crate) mediator: Option<Ulid>,
+    /// The graph's rule engine, if the seed seated one.
+    pub(crate) brain: Option<Ulid>,
     /// Who waits on whom to start: dependents of each Ente.
     pub(crate) waiters: HashMap<Ulid, Vec<Ulid>>,
     /// Records in `Starting`.
@@ -106,6 +108,11 @@ impl Core {
             .iter()
             .find(|c| c.provides.contains(&ente_card::mediator_endpoint()))
             .map(|c| c.id);
+        let brain = seed
+            .genesis
+            .iter()
+            .find(|c| c.provides.contains(&ente_card::brain_endpoint()))
+            .map(|c| c.id);
         let mut core = Core {
             config,
             h: wiring.handles,
@@ -116,6 +123,7 @@ impl Core {
             seed: seed.clone(),
             spawned: Vec::new(),
             mediator,
+            brain,
             waiters: HashMap::new(),
             starting: 0,
             settled: false,
@@ -141,6 +149,15 @@ impl Core {
 
     /// Start every Ente that can, then take events until the end.
     pub async fn run(mut self) -> Ending {
+        if let Some(brain) = self.brain {
+            tokio::spawn(crate::actions::feed_brain(
+                self.h.spine.subscribe(),
+                self.h.inbox.clone(),
+                brain,
+                self.config.brain_batch,
+                self.config.brain_every,
+            ));
+        }
         self.boot();
         loop {
             if let Some(end) = self.ending {
@@ -193,6 +210,8 @@ impl Core {
             }
             Event::Unwake { ente, token } => self.timers.cancel_wake(ente, token),
             Event::Control(c) => self.on_control(c),
+            Event::Observed(batch) => self.on_batch(batch),
+            Event::AskBrain { ask, reply } => self.ask_brain(ask, reply),
         }
         self.on_timers();
         self.check_settled();
@@ -243,6 +262,10 @@ impl Core {
                 generation,
                 saved,
             } => self.on_saved(ente, generation, saved),
+            Done::Observed { brain, outcome } => {
+                self.on_delivered(brain);
+                self.on_observed(brain, outcome);
+            }
             Done::Decided {
                 parent,
                 child,

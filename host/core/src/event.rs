@@ -57,6 +57,13 @@ pub enum Event {
     },
     /// A request of `ente:core/graph`.
     Control(Control),
+    /// A batch of the spine's events for the brain.
+    Observed(Vec<ente_brain::Event>),
+    /// An operator's question to the brain.
+    AskBrain {
+        ask: crate::runner::BrainAsk,
+        reply: Reply<crate::runner::BrainAnswer>,
+    },
 }
 
 /// A finished job, with what it made.
@@ -93,6 +100,11 @@ pub enum Done {
         ente: Ulid,
         generation: u64,
         saved: Option<Result<Vec<u8>, String>>,
+    },
+    /// The brain took a batch of events: what its rules fired.
+    Observed {
+        brain: Ulid,
+        outcome: Result<crate::runner::BrainOutcome, String>,
     },
     /// A parent answered for its `Delegate` child.
     Decided {

@@ -43,7 +43,8 @@ pub use core::{BootError, Core};
 pub use event::{Control, Done, Ending, Event, Reply, Signal};
 pub use procs::{ExitSink, Proc, Procs};
 pub use runner::{
-    Body, Counters, Death, Exports, KillSlot, KillSwitch, Live, Prepared, Runner, Spec, Verdict,
+    Body, BrainAnswer, BrainAsk, BrainOutcome, Counters, Death, Exports, KillSlot, KillSwitch,
+    Live, Prepared, Runner, Spec, Verdict,
 };
 pub use snapshot::{RestoreError, Restored, STATES_BUDGET, Taken, take as take_snapshot};
 pub use spine::{Durable, Kind, Level, Next, Occurrence, Spine, Subscription};

@@ -25,6 +25,7 @@ impl Core {
             let mut record = Record::new(Arc::new(strip_genesis(c)), p, spawned);
             record.children = c.genesis.iter().map(|g| g.id).collect();
             record.mediator = Some(c.id) == self.mediator;
+            record.brain = Some(c.id) == self.brain;
             let own = c.soma.rlimits.nproc.unwrap_or(self.config.children);
             record.children_limit = match p.and_then(|p| t.get(p)) {
                 Some(parent) if spawned => own.min(parent.children_limit),

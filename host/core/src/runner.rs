@@ -36,6 +36,8 @@ pub struct Spec {
     pub card: Arc<Card>,
     /// The graph's mediator (the seed handed it the mediator's endpoint).
     pub mediator: bool,
+    /// The graph's brain (the seed handed it the brain's endpoint).
+    pub brain: bool,
     /// The deadline of each call into the body, and of making it.
     pub deadline: Duration,
     pub counters: Arc<Counters>,
@@ -52,6 +54,8 @@ pub struct Exports {
     pub supervisor: bool,
     /// `ente:core/snapshot`: it keeps state across restarts of the host.
     pub snapshot: bool,
+    /// `ente:core/brain`: it can be the graph's rule engine.
+    pub brain: bool,
 }
 
 /// What a runner makes bodies from (a linked component): made once per
@@ -158,6 +162,54 @@ pub trait Body: Send {
         let _ = state;
         Ok(Err("it takes no saved state".into()))
     }
+    /// `brain.observe`: a batch of the graph's events; what its rules fired
+    /// (`None`: it is no brain).
+    fn observe(&mut self, events: &[ente_brain::Event]) -> Result<Option<BrainOutcome>, Cause> {
+        let _ = events;
+        Ok(None)
+    }
+    /// An operator's question to the brain (`None`: it is no brain).
+    fn ask_brain(&mut self, ask: &BrainAsk) -> Result<Option<BrainAnswer>, Cause> {
+        let _ = ask;
+        Ok(None)
+    }
+}
+
+/// What one batch of events did in the brain.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrainOutcome {
+    pub fired: Vec<ente_brain::Fired>,
+    /// Rules it promoted (each its JSON) and removed (names) on its own.
+    pub promoted: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// What an operator asks the brain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrainAsk {
+    Crystals(ente_brain::Params),
+    Rules,
+    /// Promote `a` then `b`, with an action (as a rules file writes it).
+    Promote {
+        a: String,
+        b: String,
+        action: Option<String>,
+    },
+    /// Put a rules file's rules in force.
+    Load(String),
+    Remove(String),
+}
+
+/// The brain's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrainAnswer {
+    Crystals(Vec<ente_brain::Crystal>),
+    /// The rules in force, as a rules file.
+    Rules(String),
+    /// The promoted rule's JSON, or the refusal.
+    Promoted(Result<String, String>),
+    Loaded(Result<u32, String>),
+    Removed(bool),
 }
 
 /// A body on the bus.

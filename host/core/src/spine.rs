@@ -169,6 +169,29 @@ pub enum Kind {
         spawned: usize,
         states: usize,
     },
+    /// A rule of the brain fired on the event `seq`: its action in words,
+    /// the Ente the event was about, and what came of the action (run by
+    /// the brain's authority; refused, it was not run).
+    RuleFired {
+        rule: String,
+        action: String,
+        subject: Option<Ulid>,
+        seq: u64,
+        outcome: Result<(), String>,
+    },
+    /// A rule put in force, by whom (`the brain` on its own, or an
+    /// operator), with its JSON (a replay of the audit chain rebuilds the
+    /// rules from these).
+    RulePromoted {
+        rule: String,
+        by: String,
+        json: String,
+    },
+    /// A rule taken out of force, by whom.
+    RuleRemoved {
+        rule: String,
+        by: String,
+    },
 }
 
 /// One event of the spine.

@@ -24,6 +24,13 @@ pub enum Delivery {
     },
     /// Ask it to `save` its state for a snapshot on request.
     Save,
+    /// A batch of events for the brain.
+    Observe(Arc<Vec<ente_brain::Event>>),
+    /// An operator's question to the brain.
+    Ask(
+        crate::runner::BrainAsk,
+        crate::event::Reply<crate::runner::BrainAnswer>,
+    ),
 }
 
 /// One Ente.
@@ -37,6 +44,8 @@ pub struct Record {
     pub spawned: bool,
     /// The graph's mediator.
     pub mediator: bool,
+    /// The graph's brain.
+    pub brain: bool,
     pub state: State,
     /// What its bodies are made from, once made.
     pub prepared: Option<Arc<dyn Prepared>>,
@@ -94,6 +103,7 @@ impl Record {
             children: Vec::new(),
             spawned,
             mediator: false,
+            brain: false,
             state,
             prepared: None,
             generation: 0,

@@ -91,7 +91,7 @@ impl Handles {
         let wanted = Capability::Endpoint {
             endpoint: target.clone(),
         };
-        if wanted == ente_card::mediator_endpoint() {
+        if ente_card::Seat::of(&wanted).is_some() {
             return Vec::new();
         }
         self.read()

@@ -18,7 +18,7 @@
 mod proto;
 mod wire;
 
-pub use proto::{EnteRow, EventLine, Reply, Request, Verb};
+pub use proto::{BrainVerb, CrystalRow, EnteRow, EventLine, Reply, Request, Verb};
 pub use wire::{
     WireError, await_session, decode_request, read_frame, read_frame_async, read_raw_async,
     read_session_async, session_marker, write_frame, write_frame_async,

@@ -4,14 +4,14 @@ use serde::{Deserialize, Serialize};
 
 /// One request: the protocol's version, then what is asked. (It follows
 /// its session's marker, which carries the client's nonce.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     pub version: u16,
     pub verb: Verb,
 }
 
 /// What an operator may ask. An Ente is named by its id or its label.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Verb {
     /// Every Ente, or one in depth.
     Status {
@@ -46,6 +46,49 @@ pub enum Verb {
     },
     /// The metrics, in the Prometheus text format.
     Metrics,
+    /// The graph's brain.
+    Brain(BrainVerb),
+}
+
+/// What an operator asks the brain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum BrainVerb {
+    /// The pairs of kinds that pass these thresholds.
+    Crystals {
+        min_support: f64,
+        min_p: f64,
+        min_pmi: f64,
+    },
+    /// The rules in force, as a rules file.
+    Rules,
+    /// Promote the crystal `a` then `b` to a rule, with an action (JSON,
+    /// as a rules file writes it; none: a named event).
+    Promote {
+        a: String,
+        b: String,
+        action: Option<String>,
+    },
+    /// Put a rules file's rules in force.
+    Load {
+        file: String,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+/// A crystal, as `ente ctl brain crystals` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrystalRow {
+    pub a: String,
+    pub b: String,
+    pub support: f64,
+    pub p_b_given_a: f64,
+    pub pmi: f64,
+    pub gaps: u64,
+    pub gap_mean_ms: f64,
+    pub gap_stddev_ms: f64,
+    pub gap_max_ms: u64,
 }
 
 /// One Ente, as `ente ctl status` shows it.
@@ -85,7 +128,7 @@ pub struct EventLine {
 }
 
 /// The host's answer; a stream ends with [`Reply::End`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
     Status(Vec<EnteRow>),
     Event(EventLine),
@@ -99,4 +142,8 @@ pub enum Reply {
     /// refusal, a bad frame).
     Refused(String),
     End,
+    /// The brain's crystals.
+    Crystals(Vec<CrystalRow>),
+    /// The brain's rules, as a rules file (JSON).
+    Rules(String),
 }

@@ -111,11 +111,22 @@ fn component_faults(g: &Graph<'_>, n: &Node<'_>, entry: &str, outline: &Outline)
         faults.push(format!("{at}: {e}"));
     }
     let exports = |name: &str| outline.exports.iter().any(|e| e == name);
+    // A seat's endpoint (the mediator's, the brain's) is not served over
+    // the bus: its holder exports its own interface.
     let serves = n
         .card
         .provides
         .iter()
-        .any(|c| matches!(c, Capability::Endpoint { .. }) && !mediator);
+        .any(|c| matches!(c, Capability::Endpoint { .. }) && ente_card::Seat::of(c).is_none());
+    let brain = n.parent.is_some_and(|p| g.nodes[p].parent.is_none())
+        && n.card.provides.contains(&ente_card::brain_endpoint());
+    if brain && !exports(ente_runtime::grants::BRAIN_EXPORT) {
+        faults.push(format!(
+            "{}: {n} holds the brain's seat, but its component does not export {}",
+            n.path.field("provides"),
+            ente_runtime::grants::BRAIN_EXPORT
+        ));
+    }
     if serves && !exports(HANDLER_EXPORT) {
         faults.push(format!(
             "{}: {n} provides an endpoint, but its component does not export {HANDLER_EXPORT}: a provider must serve its endpoint",

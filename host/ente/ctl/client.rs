@@ -20,6 +20,33 @@ pub struct Shown {
     pub tree: bool,
 }
 
+/// One request's whole answer (for a question that ends), or why none.
+pub fn fetch(socket: &Path, verb: Verb) -> Result<Vec<Reply>, String> {
+    let stream = UnixStream::connect(socket)
+        .map_err(|e| format!("no host answers at {} ({e})", socket.display()))?;
+    let nonce = getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id())) | 1;
+    let mut session = ente_ctl::session_marker(nonce).to_vec();
+    write_frame(
+        &mut session,
+        &Request {
+            version: VERSION,
+            verb,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut &stream, &session).map_err(|e| e.to_string())?;
+    let mut stream = std::io::BufReader::new(&stream);
+    ente_ctl::await_session(&mut stream, nonce).map_err(|e| e.to_string())?;
+    let mut replies = Vec::new();
+    loop {
+        match read_frame::<Reply>(&mut stream) {
+            Ok(Reply::End) | Err(ente_ctl::WireError::Closed) => return Ok(replies),
+            Ok(r) => replies.push(r),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
     let stream = match UnixStream::connect(socket) {
         Ok(s) => s,
@@ -115,6 +142,8 @@ pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
             }
             Reply::Done(what) => println!("done: {what}"),
             Reply::Metrics(text) => print!("{text}"),
+            Reply::Crystals(list) => print_crystals(&list, shown.json),
+            Reply::Rules(json) => print_rules(&json, shown.json),
             Reply::Refused(why) => {
                 eprintln!("ente ctl: refused: {why}");
                 code = ExitCode::FAILURE;
@@ -209,5 +238,61 @@ fn print_event(e: &EventLine, json: bool) {
         );
     } else {
         println!("{:>8}  {}", e.seq, e.text);
+    }
+}
+
+fn print_crystals(list: &[ente_ctl::CrystalRow], json: bool) {
+    if json {
+        for c in list {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "a": c.a, "b": c.b, "support": c.support, "p_b_given_a": c.p_b_given_a,
+                    "pmi": c.pmi, "gaps": c.gaps, "gap_mean_ms": c.gap_mean_ms,
+                    "gap_stddev_ms": c.gap_stddev_ms, "gap_max_ms": c.gap_max_ms,
+                })
+            );
+        }
+        return;
+    }
+    if list.is_empty() {
+        println!("no crystal passes these thresholds");
+        return;
+    }
+    println!(
+        "{:<28}  {:<28}  {:>8}  {:>6}  {:>6}  {:>5}  GAP (mean ± σ, max)",
+        "A", "B", "SUPPORT", "P(B|A)", "PMI", "GAPS"
+    );
+    for c in list {
+        println!(
+            "{:<28}  {:<28}  {:>8.1}  {:>6.2}  {:>6.2}  {:>5}  {:.0} ± {:.0} ms, {} ms",
+            c.a,
+            c.b,
+            c.support,
+            c.p_b_given_a,
+            c.pmi,
+            c.gaps,
+            c.gap_mean_ms,
+            c.gap_stddev_ms,
+            c.gap_max_ms
+        );
+    }
+}
+
+fn print_rules(json: &str, as_json: bool) {
+    let value: serde_json::Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(_) => {
+            println!("{json}");
+            return;
+        }
+    };
+    if as_json {
+        println!("{value}");
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_else(|_| json.to_owned())
+        );
     }
 }

@@ -62,7 +62,7 @@ impl History {
 }
 
 #[derive(Clone)]
-struct Served {
+pub(super) struct Served {
     handles: Handles,
     /// The seed's id: the authority an operator's actions are taken by.
     seed: Ulid,
@@ -250,6 +250,7 @@ async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
         Verb::Restart { ente } => vec![act(&s, uid, "restart", &ente).await],
         Verb::Start { ente } => vec![act(&s, uid, "start", &ente).await],
         Verb::Spawn { card } => vec![spawn(&s, uid, &card).await],
+        Verb::Brain(v) => crate::ctl::brain::answer(&s, uid, v).await,
         Verb::Metrics => vec![match &s.metrics {
             Some(m) => m.render().map_or_else(Reply::Refused, Reply::Metrics),
             None => Reply::Refused("this host keeps no metrics".into()),
@@ -424,7 +425,7 @@ async fn spawn(s: &Served, uid: u32, json: &str) -> Reply {
 
 /// The request's outcome as an event (which the audit chain records) and
 /// as the reply.
-fn said(s: &Served, uid: u32, request: String, outcome: Result<(), String>) -> Reply {
+pub(super) fn said(s: &Served, uid: u32, request: String, outcome: Result<(), String>) -> Reply {
     s.handles.spine.emit(
         None,
         Kind::Operator {
@@ -439,15 +440,34 @@ fn said(s: &Served, uid: u32, request: String, outcome: Result<(), String>) -> R
     }
 }
 
+/// Wait (off the runtime's threads, 2 s at most) until what the audit
+/// chain was handed is committed: an operator's change is acknowledged
+/// once its entry is in the chain.
+pub(super) async fn committed(s: &Served) {
+    let Some(log) = s.metrics.as_ref().and_then(|m| m.audit.clone()) else {
+        return;
+    };
+    let _ = tokio::task::spawn_blocking(move || log.flush(Duration::from_secs(2))).await;
+}
+
 /// Hand the loop a control request and wait for its answer, off the loop.
 async fn ask<T: Send + 'static>(
     s: &Served,
     make: impl FnOnce(ente_core::Reply<T>) -> Control,
 ) -> Result<T, String> {
+    ask_loop(s, |reply| Event::Control(make(reply))).await
+}
+
+/// Send the loop an event that carries a reply, and wait (off the runtime's
+/// threads) for the answer.
+pub(super) async fn ask_loop<T: Send + 'static>(
+    s: &Served,
+    make: impl FnOnce(ente_core::Reply<T>) -> Event,
+) -> Result<T, String> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     s.handles
         .inbox
-        .send(Event::Control(make(tx)))
+        .send(make(tx))
         .await
         .map_err(|_| "the host is stopping".to_owned())?;
     tokio::task::spawn_blocking(move || rx.recv_timeout(ANSWER_WITHIN))

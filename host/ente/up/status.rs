@@ -249,6 +249,24 @@ pub fn line_of(e: &Occurrence) -> Option<String> {
         Kind::StateRestored { restored: Err(why) } => {
             format!("{label}: refused its saved state, starts afresh: {why}")
         }
+        Kind::RuleFired {
+            rule,
+            action,
+            outcome: Ok(()),
+            seq,
+            ..
+        } => format!("{label}: rule `{rule}` fired on event {seq}: {action}"),
+        Kind::RuleFired {
+            rule,
+            action,
+            outcome: Err(why),
+            seq,
+            ..
+        } => format!("{label}: rule `{rule}` fired on event {seq}: {action}: refused: {why}"),
+        Kind::RulePromoted { rule, by, .. } => {
+            format!("{label}: rule `{rule}` put in force by {by}")
+        }
+        Kind::RuleRemoved { rule, by } => format!("{label}: rule `{rule}` removed by {by}"),
         Kind::Restored {
             spawned, states, ..
         } => format!(

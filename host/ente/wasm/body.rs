@@ -198,4 +198,40 @@ impl Body for WasmBody {
     fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, Cause> {
         self.instance.restore(state).map_err(call_cause)
     }
+
+    fn observe(
+        &mut self,
+        events: &[ente_brain::Event],
+    ) -> Result<Option<ente_core::BrainOutcome>, Cause> {
+        if !self.instance.exports().brain {
+            return Ok(None);
+        }
+        let batch: Vec<ente_runtime::BrainEvent> = events
+            .iter()
+            .map(|e| ente_runtime::BrainEvent {
+                seq: e.seq,
+                at_ms: e.at_ms,
+                kind: e.kind.clone(),
+                ente: e.ente.clone(),
+                label: e.label.clone(),
+                cause: e.cause.clone(),
+            })
+            .collect();
+        let out = self.instance.observe(&batch).map_err(call_cause)?;
+        Ok(Some(crate::brain::outcome(out)))
+    }
+
+    fn ask_brain(
+        &mut self,
+        ask: &ente_core::BrainAsk,
+    ) -> Result<Option<ente_core::BrainAnswer>, Cause> {
+        if !self.instance.exports().brain {
+            return Ok(None);
+        }
+        let answer = self
+            .instance
+            .ask_brain(&crate::brain::ask(ask))
+            .map_err(call_cause)?;
+        Ok(Some(crate::brain::answer(answer)))
+    }
 }

@@ -110,6 +110,7 @@ fn exports(e: ente_runtime::Exports) -> Exports {
         timer_events: e.timer_events,
         supervisor: e.supervisor,
         snapshot: e.snapshot,
+        brain: e.brain,
     }
 }
 
@@ -158,7 +159,11 @@ impl Runner for WasmRunner {
             .provides
             .iter()
             .filter_map(|c| match c {
-                Capability::Endpoint { endpoint } if !spec.mediator => Some(to_wit(endpoint)),
+                // A seat's endpoint is never served over the bus: the
+                // mediator and the brain export their own interfaces.
+                Capability::Endpoint { endpoint } if ente_card::Seat::of(c).is_none() => {
+                    Some(to_wit(endpoint))
+                }
                 _ => None,
             })
             .collect();
@@ -201,6 +206,12 @@ impl Runner for WasmRunner {
                 blueprint
             }
         };
+        if spec.brain && !blueprint.exports(ente_runtime::grants::BRAIN_EXPORT) {
+            return Err(unbuildable(format!(
+                "it holds the brain's seat (provides), but its component does not export `{}`",
+                ente_runtime::grants::BRAIN_EXPORT
+            )));
+        }
         Ok(Arc::new(WasmPrepared {
             blueprint,
             memory_limit,

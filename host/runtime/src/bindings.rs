@@ -11,4 +11,7 @@ pub use ente::core::journal::Level;
 pub use ente::core::types::{
     BusError, Capability, DeviceClass, Endpoint, ExitCause, NetlinkFamily,
 };
+pub use exports::ente::core::brain::{
+    Action as BrainAction, Crystal, Fired, Observed as BrainEvent, Outcome as BrainOutcome,
+};
 pub use exports::ente::core::mediator::{Decision, Grant};

@@ -266,3 +266,5 @@ pub const TIMER_EVENTS_EXPORT: &str = "ente:core/timer-events@0.1.0";
 pub const SUPERVISOR_EXPORT: &str = "ente:core/supervisor@0.1.0";
 /// The export of an Ente that keeps state across restarts of the host.
 pub const SNAPSHOT_EXPORT: &str = "ente:core/snapshot@0.1.0";
+/// The export of the graph's brain.
+pub const BRAIN_EXPORT: &str = "ente:core/brain@0.1.0";

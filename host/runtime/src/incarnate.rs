@@ -215,6 +215,7 @@ impl Runtime {
             timer_events: load!(timer_events, "timer-events export"),
             supervisor: load!(supervisor, "supervisor export"),
             snapshot: load!(snapshot, "snapshot export"),
+            brain: load!(brain, "brain export"),
         };
         Ok(Instance::new(
             store,

@@ -5,9 +5,9 @@
 //! supervision branches on the variant, never on a message.
 
 use crate::bindings::exports::ente::core::{
-    device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
+    brain, device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
 };
-use crate::bindings::{Decision, Endpoint, ExitCause, Uevent};
+use crate::bindings::{BrainEvent, BrainOutcome, Crystal, Decision, Endpoint, ExitCause, Uevent};
 use crate::cpu::CpuCounter;
 use crate::interrupt::{Clock, DeadlineReached, Interrupt, Killed};
 use crate::limits::{MemoryLimitReached, TableLimitReached};
@@ -121,6 +121,39 @@ pub struct Exports {
     pub timer_events: bool,
     pub supervisor: bool,
     pub snapshot: bool,
+    pub brain: bool,
+}
+
+/// What an operator asks the brain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrainAsk {
+    Crystals {
+        min_support: f64,
+        min_p: f64,
+        min_pmi: f64,
+    },
+    Rules,
+    Promote {
+        a: String,
+        b: String,
+        action: Option<String>,
+    },
+    Load {
+        file: String,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+/// The brain's answer.
+#[derive(Debug, Clone)]
+pub enum BrainAnswer {
+    Crystals(Vec<Crystal>),
+    Rules(String),
+    Promoted(Result<String, String>),
+    Loaded(Result<u32, String>),
+    Removed(bool),
 }
 
 pub(crate) struct Guests {
@@ -131,6 +164,7 @@ pub(crate) struct Guests {
     pub(crate) timer_events: Option<timer_events::Guest>,
     pub(crate) supervisor: Option<supervisor::Guest>,
     pub(crate) snapshot: Option<snapshot::Guest>,
+    pub(crate) brain: Option<brain::Guest>,
 }
 
 pub struct Instance {
@@ -211,6 +245,7 @@ impl Instance {
             timer_events: g.timer_events.is_some(),
             supervisor: g.supervisor.is_some(),
             snapshot: g.snapshot.is_some(),
+            brain: g.brain.is_some(),
         }
     }
 
@@ -297,6 +332,46 @@ impl Instance {
         };
         let caller = caller.to_owned();
         self.guard("mediator.decide", |s| guest.call_decide(s, &caller, target))
+    }
+
+    /// `brain.observe`: a batch of events, what its rules fired.
+    pub fn observe(&mut self, events: &[BrainEvent]) -> Result<BrainOutcome, CallError> {
+        let Some(guest) = self.guests.brain.clone() else {
+            return Err(self.no_export("ente:core/brain"));
+        };
+        self.guard("brain.observe", |s| guest.call_observe(s, events))
+    }
+
+    /// The operator's questions to the brain (`ente ctl brain ...`).
+    pub fn ask_brain(&mut self, ask: &BrainAsk) -> Result<BrainAnswer, CallError> {
+        let Some(guest) = self.guests.brain.clone() else {
+            return Err(self.no_export("ente:core/brain"));
+        };
+        match ask {
+            BrainAsk::Crystals {
+                min_support,
+                min_p,
+                min_pmi,
+            } => self
+                .guard("brain.crystals", |s| {
+                    guest.call_crystals(s, *min_support, *min_p, *min_pmi)
+                })
+                .map(BrainAnswer::Crystals),
+            BrainAsk::Rules => self
+                .guard("brain.rules", |s| guest.call_rules(s))
+                .map(BrainAnswer::Rules),
+            BrainAsk::Promote { a, b, action } => self
+                .guard("brain.promote", |s| {
+                    guest.call_promote(s, a, b, action.as_deref())
+                })
+                .map(BrainAnswer::Promoted),
+            BrainAsk::Load { file } => self
+                .guard("brain.load", |s| guest.call_load(s, file))
+                .map(BrainAnswer::Loaded),
+            BrainAsk::Remove { name } => self
+                .guard("brain.remove", |s| guest.call_remove(s, name))
+                .map(BrainAnswer::Removed),
+        }
     }
 
     /// `device-events.on-uevent`; an Ente that does not export it ignores events.

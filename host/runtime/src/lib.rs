@@ -29,7 +29,8 @@ pub mod runtime;
 pub mod state;
 
 pub use bindings::{
-    BusError, Capability, Decision, DeviceClass, Endpoint, ExitCause, Grant, Level, NetlinkFamily,
+    BrainAction, BrainEvent, BrainOutcome, BusError, Capability, Crystal, Decision, DeviceClass,
+    Endpoint, ExitCause, Fired, Grant, Level, NetlinkFamily,
 };
 pub use cache::{CacheError, PrecompileCache};
 pub use cas::{Cas, CasError, digest_of};
@@ -37,7 +38,9 @@ pub use cpu::CpuCounter;
 pub use engine::Profile;
 pub use grants::{Grants, ImportFault, LinkError};
 pub use incarnate::{Incarnation, Ports};
-pub use instance::{CallError, Exports, Fault, Instance, SupervisorDecision};
+pub use instance::{
+    BrainAnswer, BrainAsk, CallError, Exports, Fault, Instance, SupervisorDecision,
+};
 pub use interrupt::Interrupt;
 pub use limits::{MemoryOverCap, memory_limit};
 pub use runtime::{Blueprint, Runtime, RuntimeError};

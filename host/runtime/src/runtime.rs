@@ -3,7 +3,7 @@
 
 use crate::bindings::Endpoint;
 use crate::bindings::exports::ente::core::{
-    device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
+    brain, device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
 };
 use crate::cache::{CacheError, PrecompileCache};
 use crate::cas::Cas;
@@ -61,6 +61,7 @@ pub struct Blueprint {
     pub(crate) timer_events: Option<timer_events::GuestIndices>,
     pub(crate) supervisor: Option<supervisor::GuestIndices>,
     pub(crate) snapshot: Option<snapshot::GuestIndices>,
+    pub(crate) brain: Option<brain::GuestIndices>,
 }
 
 impl Blueprint {
@@ -76,6 +77,7 @@ impl Blueprint {
             grants::TIMER_EVENTS_EXPORT => e.timer_events,
             grants::SUPERVISOR_EXPORT => e.supervisor,
             grants::SNAPSHOT_EXPORT => e.snapshot,
+            grants::BRAIN_EXPORT => e.brain,
             _ => false,
         }
     }
@@ -90,6 +92,7 @@ impl Blueprint {
             timer_events: self.timer_events.is_some(),
             supervisor: self.supervisor.is_some(),
             snapshot: self.snapshot.is_some(),
+            brain: self.brain.is_some(),
         }
     }
 }
@@ -332,6 +335,7 @@ impl Runtime {
             timer_events: timer_events::GuestIndices::new(&pre).ok(),
             supervisor: supervisor::GuestIndices::new(&pre).ok(),
             snapshot: snapshot::GuestIndices::new(&pre).ok(),
+            brain: brain::GuestIndices::new(&pre).ok(),
             pre,
             wasi,
         })

@@ -64,6 +64,12 @@ impl Core {
                     Delivery::Uevent(_) => "uevent",
                     Delivery::Wake(_) | Delivery::Save => "wake-up",
                     Delivery::ChildExit { .. } => "child exit",
+                    Delivery::Observe(_) => "batch of events",
+                    Delivery::Ask(_, reply) => {
+                        let _ =
+                            reply.try_send(Err("the brain has too much to do; ask again".into()));
+                        "question"
+                    }
                 };
                 self.h.spine.emit(
                     Some((id, r.label())),
@@ -95,6 +101,7 @@ impl Core {
             (d, r.generation)
         };
         let bus = self.h.bus.clone();
+        let spine = self.h.spine.clone();
         self.submit(id, generation, move || {
             let delivered = Event::Done(Done::Delivered { ente: id });
             match delivery {
@@ -108,6 +115,8 @@ impl Core {
                     delivered
                 }
                 Delivery::Save => Core::save_job(&bus, id, generation),
+                Delivery::Observe(batch) => Core::observe_job(&bus, id, &batch),
+                Delivery::Ask(ask, reply) => Core::ask_job(&bus, &spine, id, &ask, &reply),
                 Delivery::ChildExit { child, cause } => {
                     let verdict = match bus.enter(id, |b| b.0.on_child_exit(child, &cause)) {
                         Ok(Ok(v)) => Ok(v),

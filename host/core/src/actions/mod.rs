@@ -2,6 +2,8 @@
 //! core does to start, stop, restart (supervise), spawn and deliver to an
 //! Ente, and what it does when each job ends.
 
+mod brain;
+pub(crate) use brain::feed_brain;
 mod deliver;
 pub use deliver::device_class;
 mod save;

@@ -66,6 +66,7 @@ impl Core {
             id,
             card: r.card.clone(),
             mediator: r.mediator,
+            brain: r.brain,
             deadline: self.config.call_deadline,
             counters: r.counters.clone(),
         };
@@ -133,6 +134,17 @@ impl Core {
         let Some(r) = t.get_mut(id) else { return };
         if r.generation != generation {
             return;
+        }
+        // A brain that starts without its saved state has no rules: a
+        // replay of the audit chain starts over from here.
+        if r.brain && !matches!(restored, Some(Ok(_))) {
+            self.h.spine.emit(
+                Some((id, r.label())),
+                Kind::RuleRemoved {
+                    rule: "*".into(),
+                    by: "a start without saved state (every rule)".into(),
+                },
+            );
         }
         if let Some(restored) = restored {
             r.restore = None;

@@ -1,0 +1,354 @@
+//! `brain`: the graph's rule engine, `ente-brain` behind `ente:core/brain`.
+//! The host hands it the graph's events in batches; it counts them (the
+//! observer), runs its rules over them and answers with what they fired;
+//! the host runs those actions by this Ente's authority. Its observer and
+//! rules are its snapshot state, so a reboot keeps what it learnt.
+//!
+//! Its card's envp: `PARAMS=relaxed|strict` (the thresholds a crystal
+//! passes; strict unless said), `HALF_LIFE_MS` (counts decay; none unless
+//! said), `AUTOPROMOTE_MS` (every so often, promote every crystal to a rule
+//! that emits a named event; off unless said), `RULES` (a rules file, JSON,
+//! in force from the start; reported to the host with the first batch, so
+//! the audit chain holds them).
+//!
+//! `no_std` (see ente-guest): it imports `ente:core/journal` and
+//! `wasi:cli/environment`, nothing else.
+
+#![no_std]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use ente_brain::{Action, Observer, Params, Rule, RuleFile, Rules, crystallise};
+use ente_guest as _;
+
+wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:brain-guest/brain", generate_all });
+
+use ente::core::journal::{self, Level};
+use exports::ente::core::brain::{
+    Action as WitAction, Crystal as WitCrystal, Fired as WitFired, Guest as BrainGuest, Observed,
+    Outcome,
+};
+use exports::ente::core::lifecycle::Guest as Lifecycle;
+use exports::ente::core::snapshot::Guest as Snapshot;
+
+struct Brain {
+    observer: Observer,
+    rules: Rules,
+    params: Params,
+    autopromote_ms: Option<u64>,
+    promoted_at: u64,
+    fired: Vec<ente_brain::Fired>,
+    /// Rules put in force that the host has not been told of.
+    untold: Vec<String>,
+}
+
+/// The one brain of this instance.
+struct One(RefCell<Option<Brain>>);
+
+// SAFETY: a component instance runs on one thread, and its exports do not
+// re-enter (a second borrow would trap, not race).
+unsafe impl Sync for One {}
+
+static BRAIN: One = One(RefCell::new(None));
+
+fn var(name: &str) -> Option<String> {
+    wasi::cli::environment::get_environment()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn fresh() -> Brain {
+    let params = match var("PARAMS").as_deref() {
+        Some("relaxed") => Params::RELAXED,
+        _ => Params::STRICT,
+    };
+    let mut observer = Observer::new();
+    if let Some(h) = var("HALF_LIFE_MS").and_then(|h| h.parse::<f64>().ok()) {
+        observer = observer.with_half_life(h);
+    }
+    let mut rules = Rules::new();
+    let mut untold = Vec::new();
+    if let Some(text) = var("RULES") {
+        match RuleFile::parse(&text) {
+            Ok(file) => {
+                for r in file.rules {
+                    let json = r.to_json().to_string();
+                    if rules.put(r).is_ok() {
+                        untold.push(json);
+                    }
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    journal::log(Level::Error, &format!("RULES: {e}"));
+                }
+            }
+        }
+    }
+    Brain {
+        observer,
+        rules,
+        untold,
+        params,
+        autopromote_ms: var("AUTOPROMOTE_MS")
+            .and_then(|m| m.parse().ok())
+            .filter(|&m| m > 0),
+        promoted_at: 0,
+        fired: Vec::new(),
+    }
+}
+
+fn with<R>(f: impl FnOnce(&mut Brain) -> R) -> R {
+    let mut b = BRAIN.0.borrow_mut();
+    f(b.get_or_insert_with(fresh))
+}
+
+fn action_out(a: Action) -> WitAction {
+    let target = |t: ente_brain::Target| match t {
+        ente_brain::Target::Subject => "$subject".to_string(),
+        ente_brain::Target::Named(n) => n,
+    };
+    match a {
+        Action::Restart(t) => WitAction::Restart(target(t)),
+        Action::Stop(t) => WitAction::Stop(target(t)),
+        Action::Spawn(card) => WitAction::Spawn(card),
+        Action::Journal { level, text } => WitAction::Journal((level, text)),
+        Action::Event(name) => WitAction::Event(name),
+    }
+}
+
+/// A crystal's rule: it emits a named event unless an action is given.
+fn default_action(a: &str, b: &str) -> Action {
+    Action::Event(format!("pattern {a} > {b}"))
+}
+
+impl Brain {
+    /// Every crystal not yet a rule, as a rule.
+    fn autopromote(&mut self, promoted: &mut Vec<String>) {
+        for c in crystallise(&self.observer, &self.params) {
+            let rule = Rule::from_crystal(&c, default_action(&c.a, &c.b));
+            if self.rules.iter().any(|(r, _)| r.name == rule.name) {
+                continue;
+            }
+            let json = rule.to_json().to_string();
+            if self.rules.put(rule).is_ok() {
+                promoted.push(json);
+            }
+        }
+    }
+}
+
+struct Component;
+
+impl Lifecycle for Component {
+    fn start() -> Result<(), String> {
+        with(|b| {
+            journal::log(
+                Level::Info,
+                &format!(
+                    "brain up: {} rules; crystals need support {}, P(b|a) {}, PMI {}{}",
+                    b.rules.len(),
+                    b.params.min_support,
+                    b.params.min_conditional_prob,
+                    b.params.min_pmi,
+                    match b.autopromote_ms {
+                        Some(ms) => format!("; promoting on its own every {ms} ms"),
+                        None => String::new(),
+                    }
+                ),
+            );
+        });
+        Ok(())
+    }
+
+    fn stop() {}
+}
+
+impl BrainGuest for Component {
+    fn observe(events: Vec<Observed>) -> Outcome {
+        with(|b| {
+            b.fired.clear();
+            let mut fired = core::mem::take(&mut b.fired);
+            let mut last = 0;
+            for o in events {
+                let e = ente_brain::Event {
+                    seq: o.seq,
+                    at_ms: o.at_ms,
+                    kind: o.kind,
+                    ente: o.ente,
+                    label: o.label,
+                    cause: o.cause,
+                };
+                b.observer.observe(&e);
+                b.rules.on_event(&e, &mut fired);
+                last = e.at_ms;
+            }
+            let mut promoted = core::mem::take(&mut b.untold);
+            if let Some(every) = b.autopromote_ms
+                && last.saturating_sub(b.promoted_at) >= every
+            {
+                b.promoted_at = last;
+                b.autopromote(&mut promoted);
+            }
+            let out = Outcome {
+                fired: fired
+                    .drain(..)
+                    .map(|f| WitFired {
+                        rule: f.rule,
+                        action: f.action.map(action_out),
+                        subject: f.subject,
+                        seq: f.seq,
+                    })
+                    .collect(),
+                promoted,
+                removed: Vec::new(),
+            };
+            b.fired = fired;
+            out
+        })
+    }
+
+    fn crystals(min_support: f64, min_p: f64, min_pmi: f64) -> Vec<WitCrystal> {
+        with(|b| {
+            let params = Params {
+                min_support,
+                min_conditional_prob: min_p,
+                min_pmi,
+            };
+            crystallise(&b.observer, &params)
+                .into_iter()
+                .map(|c| WitCrystal {
+                    gaps: c.gaps.count,
+                    gap_mean_ms: c.gaps.mean_ms(),
+                    gap_stddev_ms: c.gaps.stddev_ms(),
+                    gap_max_ms: c.gaps.max_ms,
+                    a: c.a,
+                    b: c.b,
+                    support: c.support,
+                    p_b_given_a: c.p_b_given_a,
+                    pmi: c.pmi,
+                })
+                .collect()
+        })
+    }
+
+    fn rules() -> String {
+        with(|b| {
+            let file = RuleFile {
+                rules: b.rules.iter().map(|(r, _)| r.clone()).collect(),
+            };
+            file.to_json().to_string()
+        })
+    }
+
+    fn promote(a: String, b_: String, action: Option<String>) -> Result<String, String> {
+        with(|b| {
+            let crystal = crystallise(&b.observer, &b.params)
+                .into_iter()
+                .find(|c| c.a == a && c.b == b_)
+                .ok_or_else(|| {
+                    format!(
+                        "`{a}` then `{b_}` is no crystal: it does not pass support {}, P(b|a) {}, PMI {} (see the crystals)",
+                        b.params.min_support, b.params.min_conditional_prob, b.params.min_pmi
+                    )
+                })?;
+            let action = match action {
+                None => default_action(&a, &b_),
+                Some(json) => {
+                    // An action is read as a rule's: the file's grammar.
+                    let wrapped = format!(
+                        r#"{{"rules":[{{"name":"x","on":{{"kind":"x"}},"action":{json}}}]}}"#
+                    );
+                    let file = RuleFile::parse(&wrapped).map_err(|errors| {
+                        errors
+                            .iter()
+                            .map(|e| e.to_string().replace("rules[0].", ""))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })?;
+                    file.rules
+                        .into_iter()
+                        .next()
+                        .map(|r| r.action)
+                        .ok_or("no action")?
+                }
+            };
+            let rule = Rule::from_crystal(&crystal, action);
+            let json = rule.to_json().to_string();
+            b.rules.put(rule)?;
+            Ok(json)
+        })
+    }
+
+    fn load(rules_file: String) -> Result<u32, String> {
+        with(|b| {
+            let file = RuleFile::parse(&rules_file).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+            let n = file.rules.len() as u32;
+            for r in file.rules {
+                b.rules.put(r)?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn remove(name: String) -> bool {
+        with(|b| b.rules.remove(&name))
+    }
+}
+
+/// What a snapshot keeps: the observer's counts and the rules.
+impl Snapshot for Component {
+    fn save() -> Vec<u8> {
+        with(|b| {
+            let rules = RuleFile {
+                rules: b.rules.iter().map(|(r, _)| r.clone()).collect(),
+            };
+            serde_json::json!({
+                "observer": b.observer.save(),
+                "rules": rules.to_json(),
+            })
+            .to_string()
+            .into_bytes()
+        })
+    }
+
+    fn restore(state: Vec<u8>) -> Result<(), String> {
+        let v: serde_json::Value =
+            serde_json::from_slice(&state).map_err(|e| format!("not a brain's state: {e}"))?;
+        let observer = v
+            .get("observer")
+            .cloned()
+            .and_then(|o| serde_json::from_value(o).ok())
+            .and_then(Observer::restore)
+            .ok_or("not a brain's state: its observer does not hold together")?;
+        let file = v
+            .get("rules")
+            .map(RuleFile::from_value)
+            .transpose()
+            .map_err(|_| "not a brain's state: its rules do not read")?
+            .unwrap_or_default();
+        with(|b| {
+            b.observer = observer;
+            b.rules = Rules::new();
+            // The restored rules are in the chain already.
+            b.untold.clear();
+            for r in file.rules {
+                b.rules.put(r)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+export!(Component);

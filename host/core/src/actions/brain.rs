@@ -1,0 +1,401 @@
+//! The brain: the spine's events in batches to the graph's rule engine
+//! (one call per batch, on a worker), and what its rules fire run by its
+//! own authority, through the path an Ente's `ente:core/graph` request
+//! takes. Graph actions need the brain's card to hold Spawn, and reach only
+//! its descendants; anything else is refused, recorded, never run. Every
+//! firing, promotion and removal is an event (and so an audit entry).
+
+use crate::core::Core;
+use crate::event::{Control, Done, Event, Reply};
+use crate::runner::{BrainAnswer, BrainAsk, BrainOutcome, Live};
+use crate::spine::{Kind, Level, Next, Occurrence, Spine, Subscription};
+use crate::table::Delivery;
+use ente_brain::{Action, Target};
+use ente_card::Capability;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use ulid::Ulid;
+
+/// Longest cause or text handed to the brain per event.
+const CAUSE_MAX: usize = 256;
+
+/// An event as the brain sees it; `None` for what it does not learn from
+/// (its own firings, lease traffic, journal lines under warn).
+pub(crate) fn observed(e: &Occurrence) -> Option<ente_brain::Event> {
+    let (kind, cause): (String, Option<String>) = match &e.kind {
+        Kind::State { to, detail, .. } => (snake(&format!("{to:?}")), Some(detail.clone())),
+        Kind::Died { cause, .. } => ("died".into(), Some(cause.to_string())),
+        Kind::StartFailed { cause, .. } => ("start_failed".into(), Some(cause.to_string())),
+        Kind::Spawned { .. } => ("spawned".into(), None),
+        Kind::Left => ("left".into(), None),
+        Kind::Refused { request, why, .. } => ("refused".into(), Some(format!("{request}: {why}"))),
+        Kind::Uevent {
+            action, devpath, ..
+        } => (format!("uevent.{action}"), Some(devpath.clone())),
+        Kind::Journal { level, text } if *level >= Level::Warn => {
+            (format!("journal.{}", level.name()), Some(text.clone()))
+        }
+        Kind::Lease(ente_bus::LeaseEvent::Denied { reason, .. }) => {
+            ("lease_denied".into(), Some(reason.clone()))
+        }
+        Kind::Dropped { what, .. } => ("dropped".into(), Some((*what).into())),
+        Kind::Teardown {
+            clean: false,
+            report,
+            ..
+        } => ("teardown_unclean".into(), Some(report.clone())),
+        Kind::Settled { .. } => ("settled".into(), None),
+        Kind::ShutdownBegun { why } => ("shutdown".into(), Some(why.clone())),
+        Kind::Operator { request, .. } => ("operator".into(), Some(request.clone())),
+        _ => return None,
+    };
+    let cut = |mut s: String| {
+        if s.len() > CAUSE_MAX {
+            let mut end = CAUSE_MAX;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+        s
+    };
+    Some(ente_brain::Event {
+        seq: e.seq,
+        at_ms: u64::try_from(e.at.as_millis()).unwrap_or(u64::MAX),
+        kind,
+        ente: e.ente.as_ref().map(|(id, _)| id.to_string()),
+        label: e.ente.as_ref().map(|(_, l)| l.clone()),
+        cause: cause.map(cut),
+    })
+}
+
+/// `BackingOff` -> `backing_off`.
+fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Read the spine and hand the brain its events in batches: at most `max`
+/// each, none waiting longer than `every`. A task of its own: the loop is
+/// never held (a full inbox makes this task wait; the ring then drops for
+/// it, and what it missed is said in its next batch's log).
+pub(crate) async fn feed_brain(
+    mut events: Subscription,
+    inbox: mpsc::Sender<Event>,
+    brain: Ulid,
+    max: usize,
+    every: Duration,
+) {
+    let mut batch = Vec::with_capacity(max.min(4096));
+    let mut due: Option<Instant> = None;
+    loop {
+        let next = tokio::select! {
+            next = events.next() => Some(next),
+            () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => None,
+        };
+        match next {
+            Some(Next::Event(e)) => {
+                if let Some(o) = observed(&e) {
+                    batch.push(o);
+                    due.get_or_insert_with(|| Instant::now() + every);
+                }
+            }
+            Some(Next::Missed(n)) => {
+                tracing::warn!(%brain, missed = n, "the brain's feed fell behind the spine");
+            }
+            Some(Next::Closed) => return,
+            None => {}
+        }
+        let full = batch.len() >= max;
+        if full || due.is_some_and(|d| d <= Instant::now()) {
+            due = None;
+            let taken = std::mem::replace(&mut batch, Vec::with_capacity(max.min(4096)));
+            if !taken.is_empty() && inbox.send(Event::Observed(taken)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Core {
+    /// A batch for the brain: queued, or dropped and counted when its
+    /// queue is full or it is not running.
+    pub(crate) fn on_batch(&mut self, batch: Vec<ente_brain::Event>) {
+        if let Some(brain) = self.brain {
+            self.enqueue(brain, Delivery::Observe(Arc::new(batch)));
+        }
+    }
+
+    /// An operator's question, for the brain's worker.
+    pub(crate) fn ask_brain(&mut self, ask: BrainAsk, reply: Reply<BrainAnswer>) {
+        let Some(brain) = self.brain else {
+            let _ = reply.try_send(Err(
+                "this graph has no brain: its seed seats none (it lists the brain's endpoint in its provides and hands it to one genesis child)".into(),
+            ));
+            return;
+        };
+        let state = self.read().get(brain).map(|r| r.state.to_string());
+        if !self.enqueue(brain, Delivery::Ask(ask, reply.clone())) {
+            let _ = reply.try_send(Err(format!(
+                "the brain is not running ({})",
+                state.unwrap_or_default()
+            )));
+        }
+    }
+
+    /// The job of a [`Delivery::Observe`].
+    pub(crate) fn observe_job(
+        bus: &ente_bus::Bus<Live>,
+        id: Ulid,
+        batch: &[ente_brain::Event],
+    ) -> Event {
+        let outcome = match bus.enter(id, |b| b.0.observe(batch)) {
+            Ok(Ok(Some(outcome))) => Ok(outcome),
+            Ok(Ok(None)) => Err("its body is no brain (it does not export ente:core/brain)".into()),
+            // A body that breaks here leaves the bus; the bus reports it.
+            Ok(Err(cause)) => Err(format!("brain.observe broke: {cause}")),
+            Err(e) => Err(e.to_string()),
+        };
+        Event::Done(Done::Observed { brain: id, outcome })
+    }
+
+    /// The job of a [`Delivery::Ask`]: the answer to the asker, and what
+    /// it changed to the spine.
+    pub(crate) fn ask_job(
+        bus: &ente_bus::Bus<Live>,
+        spine: &Spine,
+        id: Ulid,
+        ask: &BrainAsk,
+        reply: &Reply<BrainAnswer>,
+    ) -> Event {
+        let answer = match bus.enter(id, |b| b.0.ask_brain(ask)) {
+            Ok(Ok(Some(answer))) => Ok(answer),
+            Ok(Ok(None)) => Err("its body is no brain (it does not export ente:core/brain)".into()),
+            Ok(Err(cause)) => Err(format!("the brain broke: {cause}")),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Ok(answer) = &answer {
+            let label = bus.slot(id).map(|s| s.label.clone()).unwrap_or_default();
+            let by = "an operator".to_owned();
+            match (ask, answer) {
+                (BrainAsk::Promote { .. }, BrainAnswer::Promoted(Ok(json))) => {
+                    emit_promoted(spine, id, &label, json, &by);
+                }
+                (BrainAsk::Load(file), BrainAnswer::Loaded(Ok(_))) => {
+                    if let Ok(f) = ente_brain::RuleFile::parse(file) {
+                        for r in f.rules {
+                            emit_promoted(spine, id, &label, &r.to_json().to_string(), &by);
+                        }
+                    }
+                }
+                (BrainAsk::Remove(name), BrainAnswer::Removed(true)) => {
+                    spine.emit(
+                        Some((id, &label)),
+                        Kind::RuleRemoved {
+                            rule: name.clone(),
+                            by,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        let _ = reply.try_send(answer);
+        Event::Done(Done::Delivered { ente: id })
+    }
+
+    /// What a batch fired, run; what the brain promoted and removed, said.
+    pub(crate) fn on_observed(&mut self, brain: Ulid, outcome: Result<BrainOutcome, String>) {
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(why) => {
+                tracing::warn!(%brain, %why, "the brain took no batch");
+                return;
+            }
+        };
+        let label = self
+            .read()
+            .get(brain)
+            .map(|r| r.label().to_owned())
+            .unwrap_or_default();
+        for json in &outcome.promoted {
+            emit_promoted(&self.h.spine, brain, &label, json, "the brain");
+        }
+        for rule in outcome.removed {
+            self.h.spine.emit(
+                Some((brain, &label)),
+                Kind::RuleRemoved {
+                    rule,
+                    by: "the brain".into(),
+                },
+            );
+        }
+        for f in outcome.fired {
+            let subject = f.subject.as_deref().and_then(|s| s.parse::<Ulid>().ok());
+            let (action, result) = match &f.action {
+                None => (
+                    "cut".to_owned(),
+                    Err("it fired more often than its limit allows: it is off until the brain loads it again".to_owned()),
+                ),
+                Some(a) => (words(a), self.act(brain, &label, a, subject)),
+            };
+            self.h.spine.emit(
+                Some((brain, &label)),
+                Kind::RuleFired {
+                    rule: f.rule,
+                    action,
+                    subject,
+                    seq: f.seq,
+                    outcome: result,
+                },
+            );
+        }
+    }
+
+    /// Run one action by the brain's authority.
+    fn act(
+        &mut self,
+        brain: Ulid,
+        label: &str,
+        action: &Action,
+        subject: Option<Ulid>,
+    ) -> Result<(), String> {
+        let holds_spawn = || {
+            self.read()
+                .get(brain)
+                .is_some_and(|r| r.card.requires.contains(&Capability::Spawn))
+        };
+        let graph_action = matches!(
+            action,
+            Action::Restart(_) | Action::Stop(_) | Action::Spawn(_)
+        );
+        if graph_action && !holds_spawn() {
+            return Err(
+                "the brain's card does not hold Spawn: its rules may not stop, restart or spawn"
+                    .into(),
+            );
+        }
+        match action {
+            Action::Restart(t) | Action::Stop(t) => {
+                let ente = self.target(t, subject)?;
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                let control = match action {
+                    Action::Restart(_) => Control::Restart {
+                        by: brain,
+                        ente,
+                        reply: tx,
+                    },
+                    _ => Control::Stop {
+                        by: brain,
+                        ente,
+                        reply: tx,
+                    },
+                };
+                self.on_control(control);
+                rx.try_recv()
+                    .unwrap_or_else(|_| Err("no answer from the graph".into()))
+            }
+            Action::Spawn(json) => {
+                let card =
+                    ente_card::parse(json.as_bytes(), std::path::Path::new("(a rule's card)"))
+                        .map_err(|e| e.to_string())?;
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                self.on_control(Control::Spawn {
+                    by: brain,
+                    card: Box::new(card),
+                    reply: tx,
+                });
+                rx.try_recv()
+                    .unwrap_or_else(|_| Err("no answer from the graph".into()))
+                    .map(|_| ())
+            }
+            Action::Journal { level, text } => {
+                let level = match level.as_str() {
+                    "trace" => Level::Trace,
+                    "debug" => Level::Debug,
+                    "warn" => Level::Warn,
+                    "error" => Level::Error,
+                    _ => Level::Info,
+                };
+                let text = ente_runtime_free_clean(text);
+                self.h
+                    .spine
+                    .emit(Some((brain, label)), Kind::Journal { level, text });
+                Ok(())
+            }
+            Action::Event(_) => Ok(()),
+        }
+    }
+
+    /// The Ente a target names: the event's subject, an id, or a label
+    /// (one Ente's).
+    fn target(&self, t: &Target, subject: Option<Ulid>) -> Result<Ulid, String> {
+        match t {
+            Target::Subject => {
+                subject.ok_or_else(|| "the event was about no Ente: `$subject` names none".into())
+            }
+            Target::Named(name) => {
+                if let Ok(id) = name.parse::<Ulid>()
+                    && self.read().get(id).is_some()
+                {
+                    return Ok(id);
+                }
+                let t = self.read();
+                let mut found = t.iter().filter(|r| r.label() == name).map(|r| r.id);
+                match (found.next(), found.next()) {
+                    (Some(id), None) => Ok(id),
+                    (None, _) => Err(format!("no Ente has the label or id `{name}`")),
+                    (Some(_), Some(_)) => Err(format!(
+                        "more than one Ente has the label `{name}`: name it by id"
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// A journal line as a rule wrote it: one line, printable.
+fn ente_runtime_free_clean(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1024)
+        .collect()
+}
+
+fn emit_promoted(spine: &Spine, brain: Ulid, label: &str, json: &str, by: &str) {
+    let rule = serde_json::from_str::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| v.get("name").and_then(|n| n.as_str().map(str::to_owned)))
+        .unwrap_or_default();
+    spine.emit(
+        Some((brain, label)),
+        Kind::RulePromoted {
+            rule,
+            by: by.to_owned(),
+            json: json.to_owned(),
+        },
+    );
+}
+
+/// An action in words.
+fn words(a: &Action) -> String {
+    let t = |t: &Target| match t {
+        Target::Subject => "the event's Ente".to_owned(),
+        Target::Named(n) => format!("`{n}`"),
+    };
+    match a {
+        Action::Restart(x) => format!("restart {}", t(x)),
+        Action::Stop(x) => format!("stop {}", t(x)),
+        Action::Spawn(_) => "spawn a card".into(),
+        Action::Journal { level, text } => format!("journal {level}: {text}"),
+        Action::Event(name) => format!("event {name}"),
+    }
+}

@@ -1,0 +1,113 @@
+//! The brain's WIT types to and from the core's (`ente_brain`'s): what
+//! crosses the component boundary is checked and cut here, as any guest's
+//! word is.
+
+use ente_brain::{Action, Fired, Target};
+use ente_core::{BrainAnswer, BrainAsk, BrainOutcome};
+use ente_runtime::host::clean;
+
+/// Rules fired, promoted or removed that one batch may report; more are
+/// not taken (a brain cannot flood the host through its answer).
+const MAX_REPORTED: usize = 4096;
+/// Longest rule name, target, card or text taken from the brain.
+const TEXT_MAX: usize = 64 * 1024;
+
+fn target(t: &str) -> Target {
+    if t == "$subject" {
+        Target::Subject
+    } else {
+        Target::Named(clean(t, 256))
+    }
+}
+
+fn action(a: ente_runtime::BrainAction) -> Action {
+    use ente_runtime::BrainAction as W;
+    match a {
+        W::Restart(t) => Action::Restart(target(&t)),
+        W::Stop(t) => Action::Stop(target(&t)),
+        W::Spawn(card) => Action::Spawn(card.chars().take(TEXT_MAX).collect()),
+        W::Journal((level, text)) => Action::Journal {
+            level: clean(&level, 16),
+            text: clean(&text, 1024),
+        },
+        W::Event(name) => Action::Event(clean(&name, 256)),
+    }
+}
+
+pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {
+    BrainOutcome {
+        fired: o
+            .fired
+            .into_iter()
+            .take(MAX_REPORTED)
+            .map(|f| Fired {
+                rule: clean(&f.rule, 128),
+                action: f.action.map(action),
+                subject: f.subject.map(|s| clean(&s, 64)),
+                seq: f.seq,
+            })
+            .collect(),
+        promoted: o
+            .promoted
+            .into_iter()
+            .take(MAX_REPORTED)
+            .map(|j| j.chars().take(TEXT_MAX).collect())
+            .collect(),
+        removed: o
+            .removed
+            .into_iter()
+            .take(MAX_REPORTED)
+            .map(|n| clean(&n, 128))
+            .collect(),
+    }
+}
+
+pub(crate) fn ask(a: &BrainAsk) -> ente_runtime::BrainAsk {
+    match a {
+        BrainAsk::Crystals(p) => ente_runtime::BrainAsk::Crystals {
+            min_support: p.min_support,
+            min_p: p.min_conditional_prob,
+            min_pmi: p.min_pmi,
+        },
+        BrainAsk::Rules => ente_runtime::BrainAsk::Rules,
+        BrainAsk::Promote { a, b, action } => ente_runtime::BrainAsk::Promote {
+            a: a.clone(),
+            b: b.clone(),
+            action: action.clone(),
+        },
+        BrainAsk::Load(file) => ente_runtime::BrainAsk::Load { file: file.clone() },
+        BrainAsk::Remove(name) => ente_runtime::BrainAsk::Remove { name: name.clone() },
+    }
+}
+
+pub(crate) fn answer(a: ente_runtime::BrainAnswer) -> BrainAnswer {
+    use ente_runtime::BrainAnswer as W;
+    match a {
+        W::Crystals(list) => BrainAnswer::Crystals(
+            list.into_iter()
+                .take(MAX_REPORTED)
+                .map(|c| ente_brain::Crystal {
+                    a: clean(&c.a, 256),
+                    b: clean(&c.b, 256),
+                    support: c.support,
+                    p_b_given_a: c.p_b_given_a,
+                    pmi: c.pmi,
+                    gaps: ente_brain::GapStats {
+                        count: c.gaps,
+                        sum_ms: c.gap_mean_ms * c.gaps as f64,
+                        sum_sq_ms: (c.gap_stddev_ms.powi(2) + c.gap_mean_ms.powi(2))
+                            * c.gaps as f64,
+                        max_ms: c.gap_max_ms,
+                    },
+                })
+                .collect(),
+        ),
+        W::Rules(json) => BrainAnswer::Rules(json.chars().take(4 * TEXT_MAX * 16).collect()),
+        W::Promoted(r) => BrainAnswer::Promoted(
+            r.map(|j| j.chars().take(TEXT_MAX).collect())
+                .map_err(|e| clean(&e, 1024)),
+        ),
+        W::Loaded(r) => BrainAnswer::Loaded(r.map_err(|e| clean(&e, 4096))),
+        W::Removed(b) => BrainAnswer::Removed(b),
+    }
+}

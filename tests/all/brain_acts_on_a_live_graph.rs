@@ -1,0 +1,198 @@
+//! The brain on a live graph, through `ente up` and `ente ctl` as an
+//! operator would use them: an Ente that dies twice within a second is
+//! stopped by a rule, and the events say which rule did it; an action
+//! outside the brain's authority is refused and recorded, never run; the
+//! crystals show the crash pattern learnt; a crystal promoted by the
+//! operator is audited; a replay of the audit chain rebuilds the rules in
+//! force; a bad rules file is refused with its path named.
+
+use crate::cards::{Ente, endpoint, seed};
+use crate::support::{Up, ente_in, text};
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The brain's endpoint: the seat the seed hands out.
+const BRAIN: &str = "656e74652d72756c652d656e67696e65";
+
+fn ctl(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["ctl"];
+    all.extend_from_slice(args);
+    let out = ente_in(home, &all);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+fn rules() -> String {
+    json!({"rules": [
+        {
+            "name": "stop-a-flapping-ente",
+            "on": {"kind": "died", "ente": "flaky", "cause": "trap"},
+            "then": {"kind": "died", "within_ms": 1000},
+            "action": {"kind": "Stop", "ente": "$subject"}
+        },
+        {
+            "name": "reach-too-far",
+            "on": {"kind": "died", "ente": "flaky"},
+            "action": {"kind": "Stop", "ente": "caller"},
+            "limit": {"max": 1, "per_ms": 60000}
+        }
+    ]})
+    .to_string()
+}
+
+#[test]
+fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
+    let flaky_ep = endpoint("flaky");
+    let flaky = Ente::new("flaky", "hostile_trap")
+        .env("EVERY", "1")
+        .provides(&flaky_ep)
+        .restart(20, 50);
+    let mut brain = Ente::new("brain", "brain")
+        .requires_cap(json!({"kind": "Spawn"}))
+        .env("PARAMS", "relaxed")
+        .env("RULES", &rules())
+        .restart(50, 500)
+        .child(flaky);
+    brain.card["provides"] =
+        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
+    let caller = Ente::new("caller", "client")
+        .requires(&flaky_ep)
+        .env("TARGET", &format!("{flaky_ep}@1"))
+        .env("EVERY_MS", "150")
+        .restart(50, 500);
+    let mut card = seed(&[brain, caller]);
+    card["provides"]
+        .as_array_mut()
+        .expect("provides")
+        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let seed_path = h.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+
+    // The rule fired on flaky's second death, and said which rule it was.
+    let fired = up.wait_for("rule `stop-a-flapping-ente` fired");
+    assert!(fired.contains("stop the event's Ente"), "{fired}");
+    assert!(!fired.contains("refused"), "{fired}");
+    let t0 = Instant::now();
+    loop {
+        let (_, out, _) = ctl(h, &["status", "flaky"]);
+        if out.contains("state:     stopped") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "flaky was never stopped: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Out of its authority (the caller is no descendant of the brain):
+    // refused, recorded, and the caller runs on.
+    let refused = up.wait_for("rule `reach-too-far` fired");
+    assert!(
+        refused.contains("refused") && refused.contains("not a descendant"),
+        "{refused}"
+    );
+    let (_, out, _) = ctl(h, &["status", "caller"]);
+    assert!(!out.contains("state:     stopped"), "{out}");
+
+    // The crash pattern, learnt: flaky's deaths follow one another.
+    let (code, out, err) = ctl(
+        h,
+        &[
+            "--json",
+            "brain",
+            "crystals",
+            "--min-support",
+            "1",
+            "--min-p",
+            "0",
+            "--min-pmi=-100",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let crystals: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON crystal"))
+        .collect();
+    let learnt = crystals
+        .iter()
+        .find(|c| c["a"] == "died@flaky")
+        .unwrap_or_else(|| panic!("no crystal from flaky's deaths: {out}"));
+    assert!(learnt["support"].as_f64() >= Some(1.0), "{learnt}");
+    let (a, b) = (
+        learnt["a"].as_str().unwrap_or_default().to_owned(),
+        learnt["b"].as_str().unwrap_or_default().to_owned(),
+    );
+
+    // The rules in force, then one more by the operator: refused while
+    // the pair is not a crystal by the brain's own thresholds, or promoted.
+    let (code, out, _) = ctl(h, &["brain", "rules"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("stop-a-flapping-ente"), "{out}");
+    let (code, out, err) = ctl(
+        h,
+        &[
+            "brain",
+            "promote",
+            &a,
+            &b,
+            "--action",
+            r#"{"kind": "Journal", "level": "warn", "text": "flaky again"}"#,
+        ],
+    );
+    let promoted = code == 0;
+    assert!(
+        promoted || err.contains("is no crystal"),
+        "promote: {code} {out} {err}"
+    );
+
+    // A bad rules file: refused, its path named, nothing changed.
+    let bad = h.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"rules": [{"name": "x", "on": {"kind": "died"}, "action": {"kind": "Explode"}}]}"#,
+    )
+    .expect("write");
+    let (code, _, err) = ctl(h, &["brain", "load", bad.to_str().expect("utf-8")]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("rules[0].action.kind: `Explode` is not an action"),
+        "{err}"
+    );
+
+    // The chain alone rebuilds the rules in force.
+    let (code, out, err) = ctl(h, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let n = if promoted { 3 } else { 2 };
+    assert!(
+        out.contains(&format!("rebuild the {n} rules in force, equal")),
+        "{out}"
+    );
+
+    // A rule removed: the replay follows.
+    let (code, _, err) = ctl(h, &["brain", "remove", "reach-too-far"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = ctl(h, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("rebuild the {} rules in force", n - 1)),
+        "{out}"
+    );
+
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let out = ente_in(h, &["audit", "tail", "-n", "100000"]);
+    let tail = text(&out.stdout);
+    assert!(tail.contains("rule fired: stop-a-flapping-ente"), "{tail}");
+    assert!(
+        tail.contains("rule promoted: stop-a-flapping-ente"),
+        "{tail}"
+    );
+    assert!(tail.contains("rule removed: reach-too-far"), "{tail}");
+}
