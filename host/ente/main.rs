@@ -243,9 +243,9 @@ enum CtlBrain {
     },
     /// The rules in force, as a rules file.
     Rules,
-    /// Promote the crystal `A` then `B` (passing the brain's own
-    /// thresholds) to a rule: a Sequence within mean + 2σ of their gaps
-    /// once 4 were seen, else a Single on A.
+    /// Promote the pair `A` then `B` (seen at least once; the thresholds
+    /// are for the brain's own promotions) to a rule: a Sequence within
+    /// mean + 2σ of their gaps once 4 were seen, else a Single on A.
     Promote {
         a: String,
         b: String,

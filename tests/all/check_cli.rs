@@ -145,3 +145,31 @@ fn a_reader_that_goes_away_ends_the_command_quietly_not_with_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.signal(), Some(13), "{:?}: {err}", out.status);
 }
+
+#[test]
+fn a_rules_file_is_checked_by_the_rules_grammar_with_every_fault_named() {
+    let out = ente(&["check", "cards/rules/stop-a-flapping-ente.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("(rules file, 3 rules)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = ente(&["check", "cards/rules/invalid"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    for want in [
+        "unknown-action.json: 1 fault",
+        "rules[0].action.kind: `Explode` is not an action",
+        "unknown-field.json: 1 fault",
+        "rules[0].on.colour: unknown field",
+        "rules[1].name: `x` is already the name of rules[0]",
+        "rules[0].then.within_ms: missing",
+        "rules[0].action.text: does not apply to a Stop action",
+        "rules[0].limit.max: 0 is not a whole number from 1 to 1000",
+        "rules[0].name: `bad/name`",
+    ] {
+        assert!(err.contains(want), "no `{want}` in:\n{err}");
+    }
+    assert!(err.contains("7 of 7"), "{err}");
+}

@@ -2,6 +2,8 @@
 """Print the verdicts of schema/card.k (kcl-lib) and schema/card.schema.json
 (jsonschema) on each card file named on the command line, one JSON object per
 line: {"file", "kcl", "kcl_error", "json_schema", "json_schema_error"}.
+With `--rules` first, of schema/rules.k and schema/rules.schema.json on
+rules files instead.
 
 A file that is not JSON at all is refused by both (as it is by ente).
 """
@@ -14,15 +16,19 @@ import jsonschema
 import kcl_lib.api as kcl
 
 ROOT = Path(__file__).resolve().parents[2]
-KCL_SCHEMA = ROOT / "schema" / "card.k"
-JSON_SCHEMA = json.loads((ROOT / "schema" / "card.schema.json").read_text())
+RULES = len(sys.argv) > 1 and sys.argv[1] == "--rules"
+KCL_SCHEMA = ROOT / "schema" / ("rules.k" if RULES else "card.k")
+KCL_TOP = "RuleFile" if RULES else "EntityCard"
+JSON_SCHEMA = json.loads(
+    (ROOT / "schema" / ("rules.schema.json" if RULES else "card.schema.json")).read_text()
+)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def kcl_verdict(path: Path):
     api = kcl.API()
     args = kcl.ValidateCodeArgs(
-        datafile=str(path), file=str(KCL_SCHEMA), schema="EntityCard", format="json"
+        datafile=str(path), file=str(KCL_SCHEMA), schema=KCL_TOP, format="json"
     )
     try:
         result = api.validate_code(args)
@@ -47,7 +53,7 @@ def json_schema_verdict(path: Path):
 
 def main():
     jsonschema.Draft202012Validator.check_schema(JSON_SCHEMA)
-    for name in sys.argv[1:]:
+    for name in sys.argv[2:] if RULES else sys.argv[1:]:
         path = Path(name)
         k_ok, k_err = kcl_verdict(path)
         j_ok, j_err = json_schema_verdict(path)

@@ -248,13 +248,19 @@ impl BrainGuest for Component {
 
     fn promote(a: String, b_: String, action: Option<String>) -> Result<String, String> {
         with(|b| {
-            let crystal = crystallise(&b.observer, &b.params)
+            // The operator's judgment: any pair seen, whatever the
+            // thresholds (those are for the brain's own promotions).
+            let any = Params {
+                min_support: f64::MIN_POSITIVE,
+                min_conditional_prob: 0.0,
+                min_pmi: f64::NEG_INFINITY,
+            };
+            let crystal = crystallise(&b.observer, &any)
                 .into_iter()
                 .find(|c| c.a == a && c.b == b_)
                 .ok_or_else(|| {
                     format!(
-                        "`{a}` then `{b_}` is no crystal: it does not pass support {}, P(b|a) {}, PMI {} (see the crystals)",
-                        b.params.min_support, b.params.min_conditional_prob, b.params.min_pmi
+                        "`{a}` has never been followed by `{b_}` here (see `ente ctl brain crystals`)"
                     )
                 })?;
             let action = match action {

@@ -187,7 +187,7 @@ impl<'a> Fields<'a> {
 
     fn text(&mut self, k: &str, required: bool) -> Option<String> {
         let at = self.at(k);
-        match self.map.get(k) {
+        match self.map.get(k).filter(|v| !v.is_null()) {
             None if required => {
                 self.errors.push(fault(&at, "missing".into()));
                 None
@@ -215,7 +215,7 @@ impl<'a> Fields<'a> {
 
     fn number(&mut self, k: &str, range: (u64, u64)) -> Option<u64> {
         let at = self.at(k);
-        let v = self.map.get(k)?;
+        let v = self.map.get(k).filter(|v| !v.is_null())?;
         match v.as_u64() {
             Some(n) if n >= range.0 && n <= range.1 => Some(n),
             _ => {
@@ -277,8 +277,23 @@ fn action(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Action> 
         errors,
     )?;
     let kind = f.text("kind", true)?;
+    let applies: &[&str] = match kind.as_str() {
+        "Restart" | "Stop" => &["ente"],
+        "Spawn" => &["card"],
+        "Journal" => &["level", "text"],
+        "Event" => &["name"],
+        _ => &["ente", "card", "level", "text", "name"],
+    };
+    for k in ["ente", "card", "level", "text", "name"] {
+        if !applies.contains(&k) && f.map.get(k).is_some_and(|v| !v.is_null()) {
+            f.errors.push(fault(
+                &f.at(k),
+                format!("does not apply to a {kind} action"),
+            ));
+        }
+    }
     let need = |f: &mut Fields<'_>, k: &str| -> Option<Value> {
-        let v = f.map.get(k).cloned();
+        let v = f.map.get(k).filter(|v| !v.is_null()).cloned();
         if v.is_none() {
             f.errors.push(fault(
                 &f.at(k),
@@ -348,7 +363,7 @@ fn rule(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Rule> {
             format!("`{n}`: at most 64 of letters, digits and - _ . > @ space"),
         ));
     }
-    let on = f.map.get("on").cloned();
+    let on = f.map.get("on").filter(|v| !v.is_null()).cloned();
     let on = match on {
         Some(v) => matcher(&f.at("on"), &v, &ON, f.errors),
         None => {
@@ -356,7 +371,7 @@ fn rule(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Rule> {
             None
         }
     };
-    let shape = match f.map.get("then").cloned() {
+    let shape = match f.map.get("then").filter(|v| !v.is_null()).cloned() {
         None => Some(Shape::Single),
         Some(v) => {
             let at = f.at("then");
@@ -375,7 +390,7 @@ fn rule(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Rule> {
                 ));
             }
             let any_ente = match v.get("any_ente") {
-                None => false,
+                None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
                 Some(other) => {
                     f.errors.push(fault(
@@ -392,14 +407,14 @@ fn rule(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Rule> {
             })
         }
     };
-    let act = match f.map.get("action").cloned() {
+    let act = match f.map.get("action").filter(|v| !v.is_null()).cloned() {
         Some(v) => action(&f.at("action"), &v, f.errors),
         None => {
             f.errors.push(fault(&f.at("action"), "missing".into()));
             None
         }
     };
-    let limit = match f.map.get("limit").cloned() {
+    let limit = match f.map.get("limit").filter(|v| !v.is_null()).cloned() {
         None => Some(Limit::default()),
         Some(v) => {
             let at = f.at("limit");

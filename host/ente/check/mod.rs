@@ -1,4 +1,6 @@
-//! `ente check`: the card grammar, and with `--graph` the static graph checks.
+//! `ente check`: the card grammar, and with `--graph` the static graph
+//! checks; a rules file (an object whose one field is `rules`) by the
+//! brain's grammar, every fault with its path.
 
 mod store;
 
@@ -18,6 +20,16 @@ pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
         }
     }
     for file in &files {
+        if let Some(verdict) = rules_file(file) {
+            match verdict {
+                Ok(n) => println!("ok  {} (rules file, {n} rule{})", file.display(), plural(n)),
+                Err(message) => {
+                    eprintln!("{message}");
+                    bad += 1;
+                }
+            }
+            continue;
+        }
         match check_file(file, graph, home) {
             Ok(card) => {
                 let n = card.walk().count();
@@ -42,6 +54,36 @@ pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
         eprintln!("{bad} of {total} card file{} refused", plural(total));
         ExitCode::FAILURE
     }
+}
+
+/// A rules file's verdict (how many rules, or every fault), or `None` when
+/// the file is not one (a card, or not JSON: the card's check says so).
+fn rules_file(file: &Path) -> Option<Result<usize, String>> {
+    let meta = std::fs::metadata(file).ok()?;
+    if meta.len() > crate::ctl::RULES_FILE_MAX as u64 {
+        // Read no further: a card this large is refused by its own check.
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let object = value.as_object()?;
+    if !object.contains_key("rules") || object.contains_key("id") {
+        return None;
+    }
+    Some(
+        ente_brain::RuleFile::from_value(&value)
+            .map(|f| f.rules.len())
+            .map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+                format!(
+                    "{}: {} fault{} (the rules grammar, schema/rules.k):\n{}",
+                    file.display(),
+                    errors.len(),
+                    plural(errors.len()),
+                    lines.join("\n")
+                )
+            }),
+    )
 }
 
 fn check_file(file: &Path, graph: bool, home: &Path) -> Result<Card, String> {
