@@ -34,6 +34,23 @@ fn action(a: ente_runtime::BrainAction) -> Action {
     }
 }
 
+/// A batch in the WIT types: its names once, its events as indices.
+pub fn batch(events: &[ente_brain::Event]) -> (Vec<String>, Vec<ente_runtime::BrainEvent>) {
+    let (names, compact) = ente_brain::compact(events);
+    let wit = compact
+        .into_iter()
+        .map(|c| ente_runtime::BrainEvent {
+            seq: c.seq,
+            at_ms: c.at_ms,
+            kind: c.kind,
+            ente: c.ente,
+            label: c.label,
+            cause: c.cause,
+        })
+        .collect();
+    (names, wit)
+}
+
 pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {
     BrainOutcome {
         fired: o

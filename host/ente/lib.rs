@@ -3,7 +3,7 @@
 //! same code the host runs.
 
 pub mod audit;
-mod brain;
+pub mod brain;
 pub mod check;
 pub mod cloudevents;
 pub mod console;

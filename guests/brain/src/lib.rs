@@ -22,7 +22,9 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
-use ente_brain::{Action, Observer, Params, Rule, RuleFile, Rules, crystallise};
+use ente_brain::{
+    Action, Compact, Observer, Params, Rule, RuleFile, Rules, crystallise, observe_batch,
+};
 use ente_guest as _;
 
 wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:brain-guest/brain", generate_all });
@@ -170,24 +172,23 @@ impl Lifecycle for Component {
 }
 
 impl BrainGuest for Component {
-    fn observe(events: Vec<Observed>) -> Outcome {
+    fn observe(names: Vec<String>, events: Vec<Observed>) -> Outcome {
         with(|b| {
             b.fired.clear();
             let mut fired = core::mem::take(&mut b.fired);
-            let mut last = 0;
-            for o in events {
-                let e = ente_brain::Event {
+            // The same layout: the WIT record is the batch's own.
+            let compact: Vec<Compact> = events
+                .into_iter()
+                .map(|o| Compact {
                     seq: o.seq,
                     at_ms: o.at_ms,
                     kind: o.kind,
                     ente: o.ente,
                     label: o.label,
                     cause: o.cause,
-                };
-                b.observer.observe(&e);
-                b.rules.on_event(&e, &mut fired);
-                last = e.at_ms;
-            }
+                })
+                .collect();
+            let last = observe_batch(&mut b.observer, &mut b.rules, &names, &compact, &mut fired);
             let mut promoted = core::mem::take(&mut b.untold);
             if let Some(every) = b.autopromote_ms
                 && last.saturating_sub(b.promoted_at) >= every

@@ -56,11 +56,38 @@ pub struct Event {
 impl Event {
     /// Its kind as observed: `kind@label`, or the kind alone.
     pub fn key(&self) -> String {
-        match &self.label {
-            Some(l) => alloc::format!("{}@{l}", self.kind),
-            None => self.kind.clone(),
+        key(&self.kind, self.label.as_deref())
+    }
+
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            at_ms: self.at_ms,
+            kind: &self.kind,
+            ente: self.ente.as_deref(),
+            label: self.label.as_deref(),
+            cause: self.cause.as_deref(),
         }
     }
+}
+
+/// A kind as observed: `kind@label`, or the kind alone.
+pub fn key(kind: &str, label: Option<&str>) -> String {
+    match label {
+        Some(l) => alloc::format!("{kind}@{l}"),
+        None => String::from(kind),
+    }
+}
+
+/// An event whose strings are borrowed (from a batch's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    pub seq: u64,
+    pub at_ms: u64,
+    pub kind: &'a str,
+    pub ente: Option<&'a str>,
+    pub label: Option<&'a str>,
+    pub cause: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -139,7 +166,9 @@ impl Observer {
         self.untracked
     }
 
-    fn id(&mut self, key: &str) -> Option<u32> {
+    /// The id of kind `key` (made on first sight); `None` past
+    /// [`MAX_KINDS`].
+    pub fn intern(&mut self, key: &str) -> Option<u32> {
         if let Some(id) = self.ids.get(key) {
             return Some(*id);
         }
@@ -158,9 +187,16 @@ impl Observer {
     /// Count one event (of kind `key`, at `at_ms`; a time before the last
     /// seen is taken as the last).
     pub fn record(&mut self, key: &str, at_ms: u64) {
+        let id = self.intern(key);
+        self.record_id(id, at_ms);
+    }
+
+    /// Count one event of an interned kind (`None`: past the bounds, counted
+    /// as untracked).
+    pub fn record_id(&mut self, id: Option<u32>, at_ms: u64) {
         let t = at_ms.max(self.now_ms);
         self.now_ms = t;
-        let Some(b) = self.id(key) else {
+        let Some(b) = id.filter(|&b| (b as usize) < self.kinds.len()) else {
             self.untracked += 1;
             return;
         };
@@ -317,7 +353,12 @@ impl Observer {
             return None;
         }
         o.kinds = s.kinds;
+        let n = s.pairs.len();
         o.pairs = s.pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect();
+        if o.pairs.len() != n {
+            // A pair twice.
+            return None;
+        }
         Some(o)
     }
 }

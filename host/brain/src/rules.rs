@@ -3,7 +3,7 @@
 //! the engine that runs them over events.
 
 use crate::crystal::Crystal;
-use crate::observer::Event;
+use crate::observer::{Event, EventRef};
 use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -33,17 +33,16 @@ pub struct Match {
 }
 
 impl Match {
-    pub fn matches(&self, e: &Event) -> bool {
+    pub fn matches(&self, e: &EventRef<'_>) -> bool {
         self.kind == e.kind
-            && self.ente.as_ref().is_none_or(|want| {
-                e.label.as_deref() == Some(want.as_str())
-                    || e.ente.as_deref() == Some(want.as_str())
-            })
-            && self.cause.as_ref().is_none_or(|want| {
-                e.cause
-                    .as_deref()
-                    .is_some_and(|c| c.contains(want.as_str()))
-            })
+            && self
+                .ente
+                .as_ref()
+                .is_none_or(|want| e.label == Some(want.as_str()) || e.ente == Some(want.as_str()))
+            && self
+                .cause
+                .as_ref()
+                .is_none_or(|want| e.cause.is_some_and(|c| c.contains(want.as_str())))
     }
 }
 
@@ -684,6 +683,11 @@ impl Rules {
 
     /// What the rules do about `e`.
     pub fn on_event(&mut self, e: &Event, fired: &mut Vec<Fired>) {
+        self.on_event_ref(&e.as_ref(), fired);
+    }
+
+    /// [`Rules::on_event`] on a borrowed event.
+    pub fn on_event_ref(&mut self, e: &EventRef<'_>, fired: &mut Vec<Fired>) {
         for r in &mut self.running {
             if r.cut {
                 continue;
@@ -696,25 +700,24 @@ impl Rules {
                     any_ente,
                 } => {
                     let who = if *any_ente {
-                        String::new()
+                        ""
                     } else {
-                        e.ente
-                            .clone()
-                            .or_else(|| e.label.clone())
-                            .unwrap_or_default()
+                        e.ente.or(e.label).unwrap_or_default()
                     };
                     let hit = then.matches(e)
                         && r.firsts
-                            .get(&who)
+                            .get(who)
                             .is_some_and(|&t0| e.at_ms.saturating_sub(t0) <= *within_ms);
                     if r.rule.on.matches(e) {
-                        if r.firsts.len() >= SUBJECTS_MAX && !r.firsts.contains_key(&who) {
+                        if r.firsts.len() >= SUBJECTS_MAX && !r.firsts.contains_key(who) {
                             // The oldest first events go.
                             let horizon = e.at_ms.saturating_sub(*within_ms);
                             r.firsts.retain(|_, t| *t >= horizon);
                         }
-                        if r.firsts.len() < SUBJECTS_MAX || r.firsts.contains_key(&who) {
-                            r.firsts.insert(who, e.at_ms);
+                        if let Some(t) = r.firsts.get_mut(who) {
+                            *t = e.at_ms;
+                        } else if r.firsts.len() < SUBJECTS_MAX {
+                            r.firsts.insert(String::from(who), e.at_ms);
                         }
                     }
                     hit
@@ -736,7 +739,7 @@ impl Rules {
                 fired.push(Fired {
                     rule: r.rule.name.clone(),
                     action: None,
-                    subject: e.ente.clone(),
+                    subject: e.ente.map(String::from),
                     seq: e.seq,
                 });
                 continue;
@@ -745,7 +748,7 @@ impl Rules {
             fired.push(Fired {
                 rule: r.rule.name.clone(),
                 action: Some(r.rule.action.clone()),
-                subject: e.ente.clone(),
+                subject: e.ente.map(String::from),
                 seq: e.seq,
             });
         }

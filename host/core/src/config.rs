@@ -71,7 +71,7 @@ impl Default for Config {
             spine_ring: 1024,
             purge_every: Duration::from_secs(5),
             brain_batch: 1024,
-            brain_every: Duration::from_millis(50),
+            brain_every: Duration::from_millis(5),
             bus: BusConfig::default(),
         }
     }

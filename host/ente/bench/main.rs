@@ -21,11 +21,13 @@
 //! - native_spawn_to_ready, reap_and_account, native_invoke: native Entes
 //!   (see `native.rs`); audit_append, audit_verify: the audit chain
 //!   (`audit.rs`); snapshot_write, snapshot_read: a 1,000-Ente graph's
-//!   snapshot (`snapshot.rs`).
+//!   snapshot (`snapshot.rs`); brain_observe, brain_event_to_action: the
+//!   rule engine (`brain.rs`).
 //!
 //! Medians of interleaved batches; writes target/bench/bench.json.
 
 mod audit;
+mod brain;
 mod graph;
 mod languages;
 mod native;
@@ -96,7 +98,7 @@ impl ente_runtime::BusPort for BusLink {
     }
 }
 
-struct Quiet;
+pub(crate) struct Quiet;
 impl JournalSink for Quiet {
     fn line(&self, _: &Identity, _: Level, _: &str) {}
 }
@@ -160,6 +162,11 @@ fn guest(name: &str) -> PathBuf {
     PathBuf::from(format!("target/guests/{name}.wasm"))
 }
 
+/// A file of the checkout (the bench runs from its root).
+fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(rel)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The program of the native_invoke Ente is this binary.
     match std::env::args().nth(1).as_deref() {
@@ -179,6 +186,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::args().nth(1).as_deref() == Some("audit") {
         audit::run(&mut serde_json::Map::new())?;
         return snapshot::run(&mut serde_json::Map::new());
+    }
+    // `ente-bench brain`: the rule engine alone.
+    if std::env::args().nth(1).as_deref() == Some("brain") {
+        let med = ente_runtime::Cas::new(home)
+            .add_file(&guest("mediator"))?
+            .0
+            .to_string();
+        return brain::run(home, &med, &mut serde_json::Map::new());
     }
     // `ente-bench native`: the native half alone.
     if std::env::args().nth(1).as_deref() == Some("native") {
@@ -433,6 +448,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     languages::run(&mut results)?;
+    brain::run(home, &med_d, &mut results)?;
     audit::run(&mut results)?;
     snapshot::run(&mut results)?;
     // Last: its host reaps every child of this process.

@@ -206,18 +206,8 @@ impl Body for WasmBody {
         if !self.instance.exports().brain {
             return Ok(None);
         }
-        let batch: Vec<ente_runtime::BrainEvent> = events
-            .iter()
-            .map(|e| ente_runtime::BrainEvent {
-                seq: e.seq,
-                at_ms: e.at_ms,
-                kind: e.kind.clone(),
-                ente: e.ente.clone(),
-                label: e.label.clone(),
-                cause: e.cause.clone(),
-            })
-            .collect();
-        let out = self.instance.observe(&batch).map_err(call_cause)?;
+        let (names, batch) = crate::brain::batch(events);
+        let out = self.instance.observe(&names, &batch).map_err(call_cause)?;
         Ok(Some(crate::brain::outcome(out)))
     }
 

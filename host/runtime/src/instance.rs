@@ -335,11 +335,15 @@ impl Instance {
     }
 
     /// `brain.observe`: a batch of events, what its rules fired.
-    pub fn observe(&mut self, events: &[BrainEvent]) -> Result<BrainOutcome, CallError> {
+    pub fn observe(
+        &mut self,
+        names: &[String],
+        events: &[BrainEvent],
+    ) -> Result<BrainOutcome, CallError> {
         let Some(guest) = self.guests.brain.clone() else {
             return Err(self.no_export("ente:core/brain"));
         };
-        self.guard("brain.observe", |s| guest.call_observe(s, events))
+        self.guard("brain.observe", |s| guest.call_observe(s, names, events))
     }
 
     /// The operator's questions to the brain (`ente ctl brain ...`).
