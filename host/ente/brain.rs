@@ -6,9 +6,13 @@ use ente_brain::{Action, Fired, Target};
 use ente_core::{BrainAnswer, BrainAsk, BrainOutcome};
 use ente_runtime::host::clean;
 
-/// Rules fired, promoted or removed that one batch may report; more are
-/// not taken (a brain cannot flood the host through its answer).
-const MAX_REPORTED: usize = 4096;
+/// Rules fired that one batch may report; more are not run, counted and
+/// said (a brain cannot flood the host through its answer).
+const MAX_FIRED: usize = 256;
+/// Rules promoted or removed on its own in one batch, at most.
+const MAX_CHANGED: usize = 64;
+/// Crystals one answer may hold.
+const MAX_CRYSTALS: usize = 4096;
 /// Longest rule name, target, card or text taken from the brain.
 const TEXT_MAX: usize = 64 * 1024;
 
@@ -52,11 +56,16 @@ pub fn batch(events: &[ente_brain::Event]) -> (Vec<String>, Vec<ente_runtime::Br
 }
 
 pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {
+    let past = |n: usize, max: usize| n.saturating_sub(max) as u64;
+    let unrun = past(o.fired.len(), MAX_FIRED)
+        + past(o.promoted.len(), MAX_CHANGED)
+        + past(o.removed.len(), MAX_CHANGED);
     BrainOutcome {
+        unrun,
         fired: o
             .fired
             .into_iter()
-            .take(MAX_REPORTED)
+            .take(MAX_FIRED)
             .map(|f| Fired {
                 rule: clean(&f.rule, 128),
                 action: f.action.map(action),
@@ -67,13 +76,13 @@ pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {
         promoted: o
             .promoted
             .into_iter()
-            .take(MAX_REPORTED)
+            .take(MAX_CHANGED)
             .map(|j| j.chars().take(TEXT_MAX).collect())
             .collect(),
         removed: o
             .removed
             .into_iter()
-            .take(MAX_REPORTED)
+            .take(MAX_CHANGED)
             .map(|n| clean(&n, 128))
             .collect(),
     }
@@ -102,7 +111,7 @@ pub(crate) fn answer(a: ente_runtime::BrainAnswer) -> BrainAnswer {
     match a {
         W::Crystals(list) => BrainAnswer::Crystals(
             list.into_iter()
-                .take(MAX_REPORTED)
+                .take(MAX_CRYSTALS)
                 .map(|c| ente_brain::Crystal {
                     a: clean(&c.a, 256),
                     b: clean(&c.b, 256),

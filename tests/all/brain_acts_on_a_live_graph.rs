@@ -254,6 +254,11 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     let before = learnt(h);
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    assert!(
+        lines.iter().any(|l| l.contains("brain: its state saved")),
+        "{}",
+        lines.join("\n")
+    );
 
     // Restored: the counts go on from where they were, the rule is in
     // force, and the chain still rebuilds it (no fresh start was marked).

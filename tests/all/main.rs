@@ -44,6 +44,7 @@ mod timers_wake_an_ente;
 mod up_acts_on_sigterm_while_a_guest_spins;
 mod up_runs_std_guests;
 
+mod hostile_brain;
 mod hostile_components;
 mod hostile_crash_loop;
 mod hostile_cycles;

@@ -528,6 +528,24 @@ fn target_json(t: &Target) -> Value {
 }
 
 impl Rule {
+    /// One rule's JSON (as [`Rule::to_json`] writes it), read by the file's
+    /// grammar; every fault in one line.
+    pub fn parse_one(json: &str) -> Result<Rule, String> {
+        let value: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+        let file =
+            RuleFile::from_value(&serde_json::json!({ "rules": [value] })).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(|e| e.to_string().replace("rules[0].", ""))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+        file.rules
+            .into_iter()
+            .next()
+            .ok_or_else(|| "no rule".into())
+    }
+
     pub fn to_json(&self) -> Value {
         let mut o = Map::new();
         o.insert("name".into(), self.name.clone().into());

@@ -60,6 +60,8 @@ pub struct Core {
     pub(crate) mediator: Option<Ulid>,
     /// The graph's rule engine, if the seed seated one.
     pub(crate) brain: Option<Ulid>,
+    /// The brain's firings run in the current second: (since, how many).
+    pub(crate) brain_budget: (Instant, u32),
     /// Who waits on whom to start: dependents of each Ente.
     pub(crate) waiters: HashMap<Ulid, Vec<Ulid>>,
     /// Records in `Starting`.
@@ -124,6 +126,7 @@ impl Core {
             spawned: Vec::new(),
             mediator,
             brain,
+            brain_budget: (Instant::now(), 0),
             waiters: HashMap::new(),
             starting: 0,
             settled: false,

@@ -182,6 +182,9 @@ pub struct BrainOutcome {
     /// Rules it promoted (each its JSON) and removed (names) on its own.
     pub promoted: Vec<String>,
     pub removed: Vec<String>,
+    /// What it reported past the host's bounds for one batch: not run,
+    /// counted and said.
+    pub unrun: u64,
 }
 
 /// What an operator asks the brain.

@@ -26,7 +26,7 @@ pub fn rebuild(entries: &[ente_audit::Entry]) -> Result<(RuleFile, usize), Strin
     for e in entries {
         match &e.decision {
             Decision::RulePromoted { brain: b, json, .. } if *b == brain => {
-                let rule = one_rule(json).map_err(|why| {
+                let rule = Rule::parse_one(json).map_err(|why| {
                     format!("entry {}: a promotion that does not read: {why}", e.seq)
                 })?;
                 rules.put(rule)?;
@@ -47,22 +47,6 @@ pub fn rebuild(entries: &[ente_audit::Entry]) -> Result<(RuleFile, usize), Strin
         rules: rules.iter().map(|(r, _)| r.clone()).collect(),
     };
     Ok((file, used))
-}
-
-fn one_rule(json: &str) -> Result<Rule, String> {
-    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let file =
-        RuleFile::from_value(&serde_json::json!({ "rules": [value] })).map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
-    file.rules
-        .into_iter()
-        .next()
-        .ok_or_else(|| "no rule".into())
 }
 
 pub fn run(socket: &Path, home: &Path, json: bool) -> ExitCode {

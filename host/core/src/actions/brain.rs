@@ -20,6 +20,10 @@ use ulid::Ulid;
 
 /// Longest cause or text handed to the brain per event.
 const CAUSE_MAX: usize = 256;
+/// Firings the host runs for the brain in a second, at most; more are
+/// counted and said, not run (its own rate limits are its word; this is the
+/// host's).
+pub(crate) const FIRINGS_PER_SECOND: u32 = 256;
 
 /// An event as the brain sees it; `None` for what it does not learn from
 /// (its own firings, lease traffic, journal lines under warn).
@@ -102,6 +106,9 @@ pub(crate) async fn feed_brain(
             () = sleep_until(due.unwrap_or_else(Instant::now)), if due.is_some() => None,
         };
         match next {
+            // Not its own doings (its firings, refusals, drops, states): a
+            // brain that learns from itself feeds back on itself.
+            Some(Next::Event(e)) if e.ente.as_ref().is_some_and(|(id, _)| *id == brain) => {}
             Some(Next::Event(e)) => {
                 if let Some(o) = observed(&e) {
                     batch.push(o);
@@ -226,8 +233,31 @@ impl Core {
             .get(brain)
             .map(|r| r.label().to_owned())
             .unwrap_or_default();
+        if outcome.unrun > 0 {
+            self.h.spine.emit(
+                Some((brain, &label)),
+                Kind::Dropped {
+                    what: "rule firing or promotion past a batch's bound (256 firings, 64 changes)",
+                    count: outcome.unrun,
+                },
+            );
+        }
         for json in &outcome.promoted {
-            emit_promoted(&self.h.spine, brain, &label, json, "the brain");
+            // What the chain records must read back as a rule (a replay
+            // rebuilds the rules from it).
+            match ente_brain::Rule::parse_one(json) {
+                Ok(_) => emit_promoted(&self.h.spine, brain, &label, json, "the brain"),
+                Err(why) => {
+                    self.h.spine.emit(
+                        Some((brain, &label)),
+                        Kind::Refused {
+                            by: brain,
+                            request: "promote a rule".into(),
+                            why: format!("the rule it reported does not read: {why}"),
+                        },
+                    );
+                }
+            }
         }
         for rule in outcome.removed {
             self.h.spine.emit(
@@ -238,7 +268,18 @@ impl Core {
                 },
             );
         }
+        let mut unrun = 0u64;
         for f in outcome.fired {
+            let now = std::time::Instant::now();
+            let (since, n) = &mut self.brain_budget;
+            if now.duration_since(*since) >= Duration::from_secs(1) {
+                (*since, *n) = (now, 0);
+            }
+            if *n >= FIRINGS_PER_SECOND {
+                unrun += 1;
+                continue;
+            }
+            *n += 1;
             let subject = f.subject.as_deref().and_then(|s| s.parse::<Ulid>().ok());
             let (action, result) = match &f.action {
                 None => (
@@ -255,6 +296,20 @@ impl Core {
                     subject,
                     seq: f.seq,
                     outcome: result,
+                },
+            );
+        }
+        self.said_unrun(brain, &label, unrun);
+    }
+
+    /// Firings past the host's budget, said.
+    fn said_unrun(&self, brain: Ulid, label: &str, unrun: u64) {
+        if unrun > 0 {
+            self.h.spine.emit(
+                Some((brain, label)),
+                Kind::Dropped {
+                    what: "rule firing past the host's budget (256 a second)",
+                    count: unrun,
                 },
             );
         }

@@ -1,0 +1,93 @@
+//! A hostile brain: one that traps or spins in `observe` is an Ente that
+//! died (its cause recorded, restarted), and the graph goes on; one that
+//! answers each batch with 100,000 firings (spawns of cards that do not
+//! parse, stops of the seed) and 10,000 promotions that do not read has at
+//! most 256 firings of a batch run, none of them past its authority, the
+//! rest counted and said, and none of its promotions recorded as a rule.
+
+use crate::cards::{ECHO, Ente, seed};
+use crate::support::{Up, ente_in, text};
+use serde_json::json;
+use std::path::Path;
+
+const BRAIN: &str = "656e74652d72756c652d656e67696e65";
+
+fn graph(hazard: &str) -> serde_json::Value {
+    let mut brain = Ente::new("brain", "hostile_brain")
+        .requires_cap(json!({"kind": "Spawn"}))
+        .env("HAZARD", hazard)
+        .restart(20, 100);
+    brain.card["provides"] =
+        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
+    let mut card = seed(&[
+        brain,
+        Ente::new("echo", "echo").provides(ECHO),
+        Ente::new("ticker", "client")
+            .requires(ECHO)
+            .env("EVERY_MS", "100")
+            .restart(50, 500),
+    ]);
+    card["provides"]
+        .as_array_mut()
+        .expect("provides")
+        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
+    card
+}
+
+fn up(home: &Path, hazard: &str) -> Up {
+    let seed_path = home.join("seed.json");
+    std::fs::write(
+        &seed_path,
+        serde_json::to_vec(&graph(hazard)).expect("json"),
+    )
+    .expect("seed");
+    Up::start(home, &seed_path)
+}
+
+#[test]
+fn a_brain_that_traps_or_spins_in_observe_dies_and_the_graph_goes_on() {
+    for (hazard, cause) in [
+        ("trap", "trapped in `brain.observe`"),
+        ("spin", "`brain.observe` ran past its deadline"),
+    ] {
+        let home = tempfile::tempdir().expect("home");
+        let mut up = up(home.path(), hazard);
+        let died = up.wait_for("brain: its body ended");
+        assert!(died.contains(cause), "{hazard}: {died}");
+        up.wait_for("brain: backing off");
+        // The graph goes on: the ticker's calls to echo still answer.
+        let mark = up.mark();
+        up.wait_after(mark, "[ticker] info:");
+        let (code, lines) = up.terminate();
+        assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    }
+}
+
+#[test]
+fn a_brain_that_floods_its_answers_is_bounded_and_reaches_nothing_past_its_authority() {
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let mut up = up(h, "flood");
+    let dropped = up.wait_for("past a batch's bound");
+    assert!(dropped.contains("brain:"), "{dropped}");
+    // Its stops of the seed are refused as any Ente's would be.
+    let refused = up.wait_for("rule `flood-1` fired");
+    assert!(
+        refused.contains("refused") && refused.contains("not a descendant"),
+        "{refused}"
+    );
+    up.wait_for("the rule it reported does not read");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    // No more than 256 firings a batch were run: each batch's firings are
+    // named flood-0.., so none past flood-255 reached the spine.
+    assert!(
+        !lines.iter().any(|l| l.contains("rule `flood-256` fired")),
+        "a firing past the bound ran"
+    );
+    // The seed is still there to have stopped in order; nothing was promoted.
+    let out = ente_in(h, &["audit", "tail", "-n", "1000000"]);
+    let tail = text(&out.stdout);
+    assert!(!tail.contains("rule promoted"), "{tail}");
+    assert!(tail.contains("rule fired: flood-0"), "{tail}");
+}
