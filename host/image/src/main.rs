@@ -439,7 +439,7 @@ fn ctl_status(ente: &Path, port: &Path) -> Result<(), Failure> {
         .map_err(|e| {
             format!("`ente ctl status --json` printed a line that is not JSON ({e}): {text}")
         })?;
-    for label in ["storage-watch", "uptime", "legacyd", "keeper"] {
+    for label in ["storage-watch", "uptime", "legacyd", "keeper", "brain"] {
         let row = rows.iter().find(|r| r["label"] == label).ok_or_else(|| {
             format!("`ente ctl status` through the control port lacks {label}: {text}")
         })?;
