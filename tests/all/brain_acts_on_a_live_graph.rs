@@ -278,3 +278,43 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }
+
+#[test]
+fn the_brain_promotes_what_it_learns_on_its_own_and_the_chain_holds_it() {
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let mut card = graph(r#"{"rules": []}"#);
+    // The brain is the first genesis child after the mediator.
+    card["genesis"][1]["payload"]["envp"]
+        .as_array_mut()
+        .expect("envp")
+        .push(json!({"AUTOPROMOTE_MS": "300"}));
+    let seed_path = h.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+    let promoted = up.wait_for("put in force by the brain");
+    assert!(promoted.contains("brain: rule `"), "{promoted}");
+    let (code, out, _) = ctl(h, &["brain", "rules"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("\"kind\": \"Event\""),
+        "its own rules name events: {out}"
+    );
+    // The brain goes on promoting: the replay (a point in time) is taken
+    // again until no promotion fell between its two reads.
+    let t0 = Instant::now();
+    loop {
+        let (code, out, err) = ctl(h, &["brain", "replay"]);
+        if code == 0 {
+            assert!(out.contains("equal"), "{out}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never equal: {out}{err}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+}

@@ -23,7 +23,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use ente_brain::{
-    Action, Compact, Observer, Params, Rule, RuleFile, Rules, crystallise, observe_batch,
+    Action, Compact, Observer, Params, Rule, RuleFile, Rules, autopromote, crystallise,
+    observe_batch,
 };
 use ente_guest as _;
 
@@ -129,22 +130,6 @@ fn default_action(a: &str, b: &str) -> Action {
     Action::Event(format!("pattern {a} > {b}"))
 }
 
-impl Brain {
-    /// Every crystal not yet a rule, as a rule.
-    fn autopromote(&mut self, promoted: &mut Vec<String>) {
-        for c in crystallise(&self.observer, &self.params) {
-            let rule = Rule::from_crystal(&c, default_action(&c.a, &c.b));
-            if self.rules.iter().any(|(r, _)| r.name == rule.name) {
-                continue;
-            }
-            let json = rule.to_json().to_string();
-            if self.rules.put(rule).is_ok() {
-                promoted.push(json);
-            }
-        }
-    }
-}
-
 struct Component;
 
 impl Lifecycle for Component {
@@ -194,7 +179,12 @@ impl BrainGuest for Component {
                 && last.saturating_sub(b.promoted_at) >= every
             {
                 b.promoted_at = last;
-                b.autopromote(&mut promoted);
+                promoted.extend(autopromote(
+                    &b.observer,
+                    &mut b.rules,
+                    &b.params,
+                    default_action,
+                ));
             }
             let out = Outcome {
                 fired: fired

@@ -23,12 +23,14 @@ extern crate alloc;
 mod batch;
 mod crystal;
 mod observer;
+mod promote;
 mod rules;
 mod stats;
 
 pub use batch::{Compact, NONE, compact, observe_batch};
 pub use crystal::{Crystal, Params, crystallise};
 pub use observer::{Event, EventRef, FANOUT, HORIZON_MS, Observer, WINDOW, key};
+pub use promote::autopromote;
 pub use rules::{
     Action, Fired, Limit, Match, RULES_MAX, Rule, RuleError, RuleFile, Rules, Shape, Target,
 };

@@ -130,3 +130,31 @@ fn what_a_snapshot_keeps_gives_the_same_crystals() {
         crystallise(&back, &Params::RELAXED)
     );
 }
+
+#[test]
+fn the_brain_promotes_each_crystal_once_on_its_own() {
+    use ente_brain::{Rules, autopromote};
+    let o = scripted(&[100, 110, 90, 105, 95], true);
+    let mut rules = Rules::new();
+    let action = |a: &str, b: &str| Action::Event(format!("{a} then {b}"));
+    let first = autopromote(&o, &mut rules, &Params::RELAXED, action);
+    assert!(
+        first.iter().any(|j| j.contains("\"a > b\"")),
+        "a > b promoted: {first:?}"
+    );
+    let (rule, _) = rules
+        .iter()
+        .find(|(r, _)| r.name == "a > b")
+        .expect("the rule in force");
+    assert!(
+        matches!(rule.shape, Shape::Sequence { within_ms: 115, .. }),
+        "{rule:?}"
+    );
+    assert_eq!(rule.action, Action::Event("a then b".into()));
+    // Again: nothing new.
+    let again = autopromote(&o, &mut rules, &Params::RELAXED, action);
+    assert!(again.is_empty(), "{again:?}");
+    // Strict thresholds promote none of these few events.
+    let mut strict = Rules::new();
+    assert!(autopromote(&o, &mut strict, &Params::STRICT, action).is_empty());
+}
