@@ -11,6 +11,8 @@ use ente_runtime::host::clean;
 const MAX_FIRED: usize = 256;
 /// Rules promoted or removed on its own in one batch, at most.
 const MAX_CHANGED: usize = 64;
+/// Longest rule the brain may report (a rules file's size).
+const PROMOTION_MAX: usize = crate::ctl::RULES_FILE_MAX;
 /// Crystals one answer may hold.
 const MAX_CRYSTALS: usize = 4096;
 /// Longest rule name, target, card or text taken from the brain.
@@ -73,11 +75,19 @@ pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {
                 seq: f.seq,
             })
             .collect(),
+        // Whole or not at all: a rule cut short would not read back (the
+        // core refuses what does not read, and says so).
         promoted: o
             .promoted
             .into_iter()
             .take(MAX_CHANGED)
-            .map(|j| j.chars().take(TEXT_MAX).collect())
+            .map(|j| {
+                if j.len() > PROMOTION_MAX {
+                    String::new()
+                } else {
+                    j
+                }
+            })
             .collect(),
         removed: o
             .removed
@@ -130,8 +140,14 @@ pub(crate) fn answer(a: ente_runtime::BrainAnswer) -> BrainAnswer {
         ),
         W::Rules(json) => BrainAnswer::Rules(json.chars().take(4 * TEXT_MAX * 16).collect()),
         W::Promoted(r) => BrainAnswer::Promoted(
-            r.map(|j| j.chars().take(TEXT_MAX).collect())
-                .map_err(|e| clean(&e, 1024)),
+            r.map(|j| {
+                if j.len() > PROMOTION_MAX {
+                    String::new()
+                } else {
+                    j
+                }
+            })
+            .map_err(|e| clean(&e, 1024)),
         ),
         W::Loaded(r) => BrainAnswer::Loaded(r.map_err(|e| clean(&e, 4096))),
         W::Removed(b) => BrainAnswer::Removed(b),

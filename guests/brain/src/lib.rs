@@ -38,6 +38,9 @@ use exports::ente::core::brain::{
 use exports::ente::core::lifecycle::Guest as Lifecycle;
 use exports::ente::core::snapshot::Guest as Snapshot;
 
+/// Changes the host records from one batch's answer (its bound).
+const MAX_TOLD: usize = 64;
+
 struct Brain {
     observer: Observer,
     rules: Rules,
@@ -79,11 +82,10 @@ fn fresh() -> Brain {
     if let Some(text) = var("RULES") {
         match RuleFile::parse(&text) {
             Ok(file) => {
-                for r in file.rules {
-                    let json = r.to_json().to_string();
-                    if rules.put(r).is_ok() {
-                        untold.push(json);
-                    }
+                let jsons: Vec<String> = file.rules.iter().map(|r| r.to_json().to_string()).collect();
+                match rules.put_all(file.rules) {
+                    Ok(()) => untold = jsons,
+                    Err(e) => journal::log(Level::Error, &format!("RULES: {e}")),
                 }
             }
             Err(errors) => {
@@ -174,8 +176,12 @@ impl BrainGuest for Component {
                 })
                 .collect();
             let last = observe_batch(&mut b.observer, &mut b.rules, &names, &compact, &mut fired);
-            let mut promoted = core::mem::take(&mut b.untold);
+            // The host records at most MAX_TOLD changes a batch: the rest
+            // are told with the next ones.
+            let told = b.untold.len().min(MAX_TOLD);
+            let mut promoted: Vec<String> = b.untold.drain(..told).collect();
             if let Some(every) = b.autopromote_ms
+                && promoted.len() < MAX_TOLD
                 && last.saturating_sub(b.promoted_at) >= every
             {
                 b.promoted_at = last;
@@ -183,6 +189,7 @@ impl BrainGuest for Component {
                     &b.observer,
                     &mut b.rules,
                     &b.params,
+                    MAX_TOLD - promoted.len(),
                     default_action,
                 ));
             }
@@ -292,9 +299,7 @@ impl BrainGuest for Component {
                     .join("; ")
             })?;
             let n = file.rules.len() as u32;
-            for r in file.rules {
-                b.rules.put(r)?;
-            }
+            b.rules.put_all(file.rules)?;
             Ok(n)
         })
     }
@@ -340,10 +345,7 @@ impl Snapshot for Component {
             b.rules = Rules::new();
             // The restored rules are in the chain already.
             b.untold.clear();
-            for r in file.rules {
-                b.rules.put(r)?;
-            }
-            Ok(())
+            b.rules.put_all(file.rules)
         })
     }
 }

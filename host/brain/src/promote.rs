@@ -7,16 +7,21 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 /// Put in force a rule for each crystal passing `params` that has none
-/// (by name), its action what `action` gives for (a, b); the JSON of each
-/// rule put in force, for the host's record. Stops when the rules are full.
+/// (by name), at most `max` of them (the rest on a later call), its action
+/// what `action` gives for (a, b); the JSON of each rule put in force, for
+/// the host's record. Stops when the rules are full.
 pub fn autopromote(
     observer: &Observer,
     rules: &mut Rules,
     params: &Params,
+    max: usize,
     action: impl Fn(&str, &str) -> Action,
 ) -> Vec<String> {
     let mut promoted = Vec::new();
     for c in crystallise(observer, params) {
+        if promoted.len() >= max {
+            break;
+        }
         let rule = Rule::from_crystal(&c, action(&c.a, &c.b));
         if rules.iter().any(|(r, _)| r.name == rule.name) {
             continue;

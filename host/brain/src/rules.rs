@@ -426,10 +426,10 @@ fn rule(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Rule> {
                         per_ms,
                     }),
                     _ => {
-                        if max.is_none() && !g.map.contains_key("max") {
+                        if max.is_none() && g.map.get("max").is_none_or(Value::is_null) {
                             g.errors.push(fault(&g.at("max"), "missing".into()));
                         }
-                        if per.is_none() && !g.map.contains_key("per_ms") {
+                        if per.is_none() && g.map.get("per_ms").is_none_or(Value::is_null) {
                             g.errors.push(fault(&g.at("per_ms"), "missing".into()));
                         }
                         None
@@ -689,6 +689,25 @@ impl Rules {
             return Err(format!("a brain holds at most {RULES_MAX} rules"));
         }
         self.running.push(fresh);
+        Ok(())
+    }
+
+    /// Put every rule of `file` in force, or none: refused whole when the
+    /// new names would take the brain past [`RULES_MAX`].
+    pub fn put_all(&mut self, rules: Vec<Rule>) -> Result<(), String> {
+        let new = rules
+            .iter()
+            .filter(|r| !self.running.iter().any(|x| x.rule.name == r.name))
+            .count();
+        if self.running.len() + new > RULES_MAX {
+            return Err(format!(
+                "{new} new rules with the {} in force would pass the {RULES_MAX} a brain holds: none was put in force",
+                self.running.len()
+            ));
+        }
+        for r in rules {
+            self.put(r)?;
+        }
         Ok(())
     }
 

@@ -98,6 +98,9 @@ fn every_fault_of_a_rules_file_names_its_path() {
     ] {
         assert!(all.contains(want), "no `{want}` in:\n{all}");
     }
+    // A null field of a limit is missing, not a rule silently dropped.
+    let null_max = r#"{"rules": [{"name": "x", "on": {"kind": "a"}, "action": {"kind": "Event", "name": "n"}, "limit": {"max": null, "per_ms": 1000}}]}"#;
+    assert!(faults(null_max).contains("rules[0].limit.max: missing"));
     assert!(faults("[]").contains("is not an object"));
     assert!(faults(r#"{"rules": 3}"#).contains("rules: 3 is not a list"));
     assert!(faults(r#"{"rules": [], "more": 1}"#).contains("more: unknown field"));
@@ -134,4 +137,24 @@ proptest::proptest! {
     fn any_text_is_a_rules_file_or_faults_never_a_panic(text in ".{0,400}") {
         let _ = RuleFile::parse(&text);
     }
+}
+
+#[test]
+fn a_load_past_the_brains_room_puts_nothing_in_force() {
+    let mut rules = Rules::new();
+    let many = |from: usize, n: usize| -> Vec<ente_brain::Rule> {
+        let list: Vec<String> = (from..from + n)
+            .map(|i| format!(r#"{{"name": "r{i}", "on": {{"kind": "a"}}, "action": {{"kind": "Event", "name": "n"}}}}"#))
+            .collect();
+        RuleFile::parse(&format!(r#"{{"rules": [{}]}}"#, list.join(",")))
+            .expect("valid")
+            .rules
+    };
+    rules.put_all(many(0, 250)).expect("room");
+    let err = rules.put_all(many(250, 10)).expect_err("no room");
+    assert!(err.contains("none was put in force"), "{err}");
+    assert_eq!(rules.len(), 250, "nothing of the refused load is in force");
+    // Rules of names in force replace them: room enough.
+    rules.put_all(many(0, 10)).expect("replacing");
+    assert_eq!(rules.len(), 250);
 }

@@ -137,7 +137,7 @@ fn the_brain_promotes_each_crystal_once_on_its_own() {
     let o = scripted(&[100, 110, 90, 105, 95], true);
     let mut rules = Rules::new();
     let action = |a: &str, b: &str| Action::Event(format!("{a} then {b}"));
-    let first = autopromote(&o, &mut rules, &Params::RELAXED, action);
+    let first = autopromote(&o, &mut rules, &Params::RELAXED, 64, action);
     assert!(
         first.iter().any(|j| j.contains("\"a > b\"")),
         "a > b promoted: {first:?}"
@@ -152,9 +152,16 @@ fn the_brain_promotes_each_crystal_once_on_its_own() {
     );
     assert_eq!(rule.action, Action::Event("a then b".into()));
     // Again: nothing new.
-    let again = autopromote(&o, &mut rules, &Params::RELAXED, action);
+    let again = autopromote(&o, &mut rules, &Params::RELAXED, 64, action);
     assert!(again.is_empty(), "{again:?}");
+    // At most as many as asked for at once; the rest on a later call.
+    let mut capped = Rules::new();
+    assert_eq!(
+        autopromote(&o, &mut capped, &Params::RELAXED, 1, action).len(),
+        1
+    );
+    assert_eq!(capped.len(), 1);
     // Strict thresholds promote none of these few events.
     let mut strict = Rules::new();
-    assert!(autopromote(&o, &mut strict, &Params::STRICT, action).is_empty());
+    assert!(autopromote(&o, &mut strict, &Params::STRICT, 64, action).is_empty());
 }

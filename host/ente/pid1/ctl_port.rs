@@ -160,9 +160,10 @@ impl Port {
         }
     }
 
-    /// Note what the port said of its host end; whether it is gone.
+    /// Note what the port said of its host end; whether it is gone. (With
+    /// no host end the port is readable too: its read gives 0.)
     fn gone(&mut self, seen: PollFlags) -> bool {
-        if seen.contains(PollFlags::POLLHUP) && !seen.contains(PollFlags::POLLIN) {
+        if seen.contains(PollFlags::POLLHUP) {
             let since = *self.absent.get_or_insert_with(Instant::now);
             since.elapsed() >= GONE_AFTER
         } else {
@@ -194,19 +195,23 @@ impl Port {
                 Found::Partial => {}
             }
             let seen = self.wait(PollFlags::POLLIN);
-            if seen.contains(PollFlags::POLLIN) {
-                let mut chunk = [0u8; 4096];
-                match self.file.read(&mut chunk) {
-                    Ok(0) => buf.clear(),
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
-                }
-            } else if self.gone(seen) {
+            if self.gone(seen) {
                 buf.clear();
             }
-            if seen.contains(PollFlags::POLLHUP) && !seen.contains(PollFlags::POLLIN) {
-                // No host: POLLHUP does not wait.
-                std::thread::sleep(Duration::from_millis(100));
+            let mut chunk = [0u8; 4096];
+            let read = if seen.contains(PollFlags::POLLIN) {
+                self.file.read(&mut chunk)
+            } else {
+                Ok(0)
+            };
+            match read {
+                Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                // No host end (the port polls readable and hung up, and
+                // reads nothing), or a failed read: poll does not wait then.
+                _ if seen.contains(PollFlags::POLLHUP) || read.is_err() => {
+                    std::thread::sleep(Duration::from_millis(u64::from(STEP_MS)));
+                }
+                _ => {}
             }
         }
     }
@@ -252,7 +257,9 @@ impl Port {
             if self.gone(ready.1) {
                 return Err(Gone);
             }
-            if ready.1.contains(PollFlags::POLLIN) {
+            // Bytes from a host end that is there (with no host end the
+            // port polls readable too, and the wait above ends the relay).
+            if ready.1.contains(PollFlags::POLLIN) && !ready.1.contains(PollFlags::POLLHUP) {
                 // The next request: its sender is the host end now (the
                 // one this answer was for left, unseen). Its answer is
                 // found by its own session marker.

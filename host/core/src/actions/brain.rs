@@ -194,7 +194,7 @@ impl Core {
             let by = "an operator".to_owned();
             match (ask, answer) {
                 (BrainAsk::Promote { .. }, BrainAnswer::Promoted(Ok(json))) => {
-                    emit_promoted(spine, id, &label, json, &by);
+                    record_promoted(spine, id, &label, json, &by);
                 }
                 (BrainAsk::Load(file), BrainAnswer::Loaded(Ok(_))) => {
                     if let Ok(f) = ente_brain::RuleFile::parse(file) {
@@ -243,21 +243,7 @@ impl Core {
             );
         }
         for json in &outcome.promoted {
-            // What the chain records must read back as a rule (a replay
-            // rebuilds the rules from it).
-            match ente_brain::Rule::parse_one(json) {
-                Ok(_) => emit_promoted(&self.h.spine, brain, &label, json, "the brain"),
-                Err(why) => {
-                    self.h.spine.emit(
-                        Some((brain, &label)),
-                        Kind::Refused {
-                            by: brain,
-                            request: "promote a rule".into(),
-                            why: format!("the rule it reported does not read: {why}"),
-                        },
-                    );
-                }
-            }
+            record_promoted(&self.h.spine, brain, &label, json, "the brain");
         }
         for rule in outcome.removed {
             self.h.spine.emit(
@@ -423,6 +409,24 @@ fn ente_runtime_free_clean(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(1024)
         .collect()
+}
+
+/// A promotion the brain reported, into the chain only if it reads back as
+/// a rule (a replay rebuilds the rules from these); else a refusal.
+fn record_promoted(spine: &Spine, brain: Ulid, label: &str, json: &str, by: &str) {
+    match ente_brain::Rule::parse_one(json) {
+        Ok(_) => emit_promoted(spine, brain, label, json, by),
+        Err(why) => {
+            spine.emit(
+                Some((brain, label)),
+                Kind::Refused {
+                    by: brain,
+                    request: "promote a rule".into(),
+                    why: format!("the rule it reported does not read: {why}"),
+                },
+            );
+        }
+    }
 }
 
 fn emit_promoted(spine: &Spine, brain: Ulid, label: &str, json: &str, by: &str) {
