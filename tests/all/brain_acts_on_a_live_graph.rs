@@ -158,6 +158,23 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
     let (code, _, err) = ctl(h, &["brain", "promote", "died@nobody", "ready@nobody"]);
     assert_eq!(code, 1);
     assert!(err.contains("has never been followed"), "{err}");
+    // An action read by the rules grammar, its fault named.
+    let (code, _, err) = ctl(
+        h,
+        &[
+            "brain",
+            "promote",
+            &a,
+            &b,
+            "--action",
+            r#"{"kind": "Explode"}"#,
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("action.kind: `Explode` is not an action"),
+        "{err}"
+    );
 
     // A bad rules file: refused, its path named, nothing changed.
     let bad = h.join("bad.json");

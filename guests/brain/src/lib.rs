@@ -264,22 +264,12 @@ impl BrainGuest for Component {
             let action = match action {
                 None => default_action(&a, &b_),
                 Some(json) => {
-                    // An action is read as a rule's: the file's grammar.
-                    let wrapped = format!(
-                        r#"{{"rules":[{{"name":"x","on":{{"kind":"x"}},"action":{json}}}]}}"#
-                    );
-                    let file = RuleFile::parse(&wrapped).map_err(|errors| {
-                        errors
-                            .iter()
-                            .map(|e| e.to_string().replace("rules[0].", ""))
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })?;
-                    file.rules
-                        .into_iter()
-                        .next()
-                        .map(|r| r.action)
-                        .ok_or("no action")?
+                    // An action is read as a rule's: the file's grammar (its
+                    // JSON parsed first, so nothing else rides along).
+                    let action: serde_json::Value = serde_json::from_str(&json)
+                        .map_err(|e| format!("the action is not JSON: {e}"))?;
+                    let rule = serde_json::json!({"name": "x", "on": {"kind": "x"}, "action": action});
+                    Rule::parse_one(&rule.to_string())?.action
                 }
             };
             let rule = Rule::from_crystal(&crystal, action);

@@ -47,7 +47,7 @@ pub use runner::{
     Live, Prepared, Runner, Spec, Verdict,
 };
 pub use snapshot::{RestoreError, Restored, STATES_BUDGET, Taken, take as take_snapshot};
-pub use spine::{Durable, Kind, Level, Next, Occurrence, Spine, Subscription};
+pub use spine::{Durable, Kind, Level, Next, Occurrence, Spine, Subscription, snake};
 pub use state::{Failure, Phase, State};
 pub use table::{Delivery, Record, Table};
 pub use wiring::{Handles, Wiring};

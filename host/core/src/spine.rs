@@ -311,6 +311,19 @@ impl Spine {
     }
 }
 
+/// A variant's name in snake case: `BackingOff` -> `backing_off` (event
+/// kinds as the brain and CloudEvents name them).
+pub fn snake(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

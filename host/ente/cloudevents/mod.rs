@@ -18,7 +18,7 @@ mod nats;
 mod writer;
 
 use ente_bus::LeaseEvent;
-use ente_core::{Durable, Kind, Occurrence};
+use ente_core::{Durable, Kind, Occurrence, snake};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::TrySendError;
@@ -123,16 +123,4 @@ pub fn type_of(kind: &Kind) -> String {
         }
     };
     format!("dev.ente.{what}.v1")
-}
-
-/// `BackingOff` -> `backing_off`.
-fn snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }

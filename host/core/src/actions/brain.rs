@@ -29,7 +29,10 @@ pub(crate) const FIRINGS_PER_SECOND: u32 = 256;
 /// (its own firings, lease traffic, journal lines under warn).
 pub(crate) fn observed(e: &Occurrence) -> Option<ente_brain::Event> {
     let (kind, cause): (String, Option<String>) = match &e.kind {
-        Kind::State { to, detail, .. } => (snake(&format!("{to:?}")), Some(detail.clone())),
+        Kind::State { to, detail, .. } => (
+            crate::spine::snake(&format!("{to:?}")),
+            Some(detail.clone()),
+        ),
         Kind::Died { cause, .. } => ("died".into(), Some(cause.to_string())),
         Kind::StartFailed { cause, .. } => ("start_failed".into(), Some(cause.to_string())),
         Kind::Spawned { .. } => ("spawned".into(), None),
@@ -73,18 +76,6 @@ pub(crate) fn observed(e: &Occurrence) -> Option<ente_brain::Event> {
         label: e.ente.as_ref().map(|(_, l)| l.clone()),
         cause: cause.map(cut),
     })
-}
-
-/// `BackingOff` -> `backing_off`.
-fn snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
 }
 
 /// Read the spine and hand the brain its events in batches: at most `max`
