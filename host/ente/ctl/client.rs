@@ -20,10 +20,11 @@ pub struct Shown {
     pub tree: bool,
 }
 
-/// One request's whole answer (for a question that ends), or why none.
-pub fn fetch(socket: &Path, verb: Verb) -> Result<Vec<Reply>, String> {
-    let stream = UnixStream::connect(socket)
-        .map_err(|e| format!("no host answers at {} ({e})", socket.display()))?;
+/// Begin a session on `stream`: its marker (a fresh nonce, never UNREAD:
+/// the answer is found by it) and the request. A request the host refuses
+/// unread (a peer it does not serve) is answered before the write fails:
+/// only a request too large for a frame is an error here.
+fn begin(stream: &UnixStream, verb: Verb) -> Result<u64, ente_ctl::WireError> {
     let nonce = getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id())) | 1;
     let mut session = ente_ctl::session_marker(nonce).to_vec();
     write_frame(
@@ -32,9 +33,16 @@ pub fn fetch(socket: &Path, verb: Verb) -> Result<Vec<Reply>, String> {
             version: VERSION,
             verb,
         },
-    )
-    .map_err(|e| e.to_string())?;
-    std::io::Write::write_all(&mut &stream, &session).map_err(|e| e.to_string())?;
+    )?;
+    let _ = std::io::Write::write_all(&mut &*stream, &session);
+    Ok(nonce)
+}
+
+/// One request's whole answer (for a question that ends), or why none.
+pub fn fetch(socket: &Path, verb: Verb) -> Result<Vec<Reply>, String> {
+    let stream = UnixStream::connect(socket)
+        .map_err(|e| format!("no host answers at {} ({e})", socket.display()))?;
+    let nonce = begin(&stream, verb).map_err(|e| e.to_string())?;
     let mut stream = std::io::BufReader::new(&stream);
     ente_ctl::await_session(&mut stream, nonce).map_err(|e| e.to_string())?;
     let mut replies = Vec::new();
@@ -65,23 +73,17 @@ pub fn run(socket: &Path, verb: Verb, shown: Shown) -> ExitCode {
             return ExitCode::from(NO_HOST);
         }
     };
-    // Never UNREAD: the answer is found by it.
-    let nonce = getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id())) | 1;
-    // A request the host refuses unread (a peer it does not serve) is
-    // answered before the write fails: the answer is read either way.
-    let mut session = ente_ctl::session_marker(nonce).to_vec();
-    let sent = write_frame(
-        &mut session,
-        &Request {
-            version: VERSION,
-            verb,
-        },
-    )
-    .and_then(|()| Ok(std::io::Write::write_all(&mut &stream, &session)?));
-    if let Err(ente_ctl::WireError::TooLarge { len }) = sent {
-        eprintln!("ente ctl: the request is {len} bytes, more than a frame may hold");
-        return ExitCode::FAILURE;
-    }
+    let nonce = match begin(&stream, verb) {
+        Ok(nonce) => nonce,
+        Err(ente_ctl::WireError::TooLarge { len }) => {
+            eprintln!("ente ctl: the request is {len} bytes, more than a frame may hold");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("ente ctl: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut stream = std::io::BufReader::new(&stream);
     // What comes before this session's marker is dropped: the tail of an
     // earlier answer that a control port still held.
