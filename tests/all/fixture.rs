@@ -11,12 +11,15 @@ use ulid::Ulid;
 
 pub use crate::cards::*;
 
-/// Settings for tests: short deadlines, a long event ring.
+/// Settings for tests: short deadlines, a long event ring, and a pool of
+/// 256 Entes (each pool reserves 8 GiB of address space an Ente, and tests
+/// run side by side in one process).
 pub fn config() -> Config {
     Config {
         call_deadline: Duration::from_millis(500),
         stop_grace: Duration::from_millis(300),
         spine_ring: 1 << 16,
+        capacity: 256,
         ..Config::default()
     }
 }

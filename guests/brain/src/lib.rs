@@ -82,7 +82,8 @@ fn fresh() -> Brain {
     if let Some(text) = var("RULES") {
         match RuleFile::parse(&text) {
             Ok(file) => {
-                let jsons: Vec<String> = file.rules.iter().map(|r| r.to_json().to_string()).collect();
+                let jsons: Vec<String> =
+                    file.rules.iter().map(|r| r.to_json().to_string()).collect();
                 match rules.put_all(file.rules) {
                     Ok(()) => untold = jsons,
                     Err(e) => journal::log(Level::Error, &format!("RULES: {e}")),
@@ -268,7 +269,8 @@ impl BrainGuest for Component {
                     // JSON parsed first, so nothing else rides along).
                     let action: serde_json::Value = serde_json::from_str(&json)
                         .map_err(|e| format!("the action is not JSON: {e}"))?;
-                    let rule = serde_json::json!({"name": "x", "on": {"kind": "x"}, "action": action});
+                    let rule =
+                        serde_json::json!({"name": "x", "on": {"kind": "x"}, "action": action});
                     Rule::parse_one(&rule.to_string())?.action
                 }
             };

@@ -27,17 +27,29 @@ use wasi::cli::environment;
 
 /// The value of the environment variable `name`, if set.
 fn var(name: &str) -> Option<String> {
-    environment::get_environment().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    environment::get_environment()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 /// The target: `TARGET` from the environment, else echo ("echo-endpoint-v1"
 /// as hex, version 1).
 fn echo() -> Endpoint {
     let target = var("TARGET");
-    let parsed = target.as_deref().and_then(|t| t.split_once('@')).and_then(|(i, v)| {
-        Some(Endpoint { interface: i.to_string(), version: v.parse().ok()? })
-    });
-    parsed.unwrap_or_else(|| Endpoint { interface: "6563686f2d656e64706f696e742d7631".into(), version: 1 })
+    let parsed = target
+        .as_deref()
+        .and_then(|t| t.split_once('@'))
+        .and_then(|(i, v)| {
+            Some(Endpoint {
+                interface: i.to_string(),
+                version: v.parse().ok()?,
+            })
+        });
+    parsed.unwrap_or_else(|| Endpoint {
+        interface: "6563686f2d656e64706f696e742d7631".into(),
+        version: 1,
+    })
 }
 
 struct Client;
@@ -58,7 +70,10 @@ impl Lifecycle for Client {
         arm();
         match first {
             Ok(reply) => {
-                journal::log(Level::Info, &format!("reply: {}", String::from_utf8_lossy(&reply)));
+                journal::log(
+                    Level::Info,
+                    &format!("reply: {}", String::from_utf8_lossy(&reply)),
+                );
                 Ok(())
             }
             // A client on a timer keeps calling: the provider may be back.
@@ -77,7 +92,10 @@ impl TimerEvents for Client {
     fn on_timer(_token: u64) {
         let greeting = var("GREETING").unwrap_or_else(|| "hello".into());
         match bus::invoke(&echo(), greeting.as_bytes()) {
-            Ok(reply) => journal::log(Level::Info, &format!("reply: {}", String::from_utf8_lossy(&reply))),
+            Ok(reply) => journal::log(
+                Level::Info,
+                &format!("reply: {}", String::from_utf8_lossy(&reply)),
+            ),
             Err(e) => journal::log(Level::Warn, &format!("call failed: {e:?}")),
         }
         arm();

@@ -24,12 +24,25 @@ impl Lifecycle for Parent {
 
 impl Supervisor for Parent {
     fn on_child_exit(child: EnteId, cause: ExitCause) -> Decision {
-        let allowed: u32 = std::env::var("RESTARTS").ok().and_then(|r| r.parse().ok()).unwrap_or(2);
+        let allowed: u32 = std::env::var("RESTARTS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(2);
         let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
-        let count = seen.get_or_insert_with(HashMap::new).entry(child.clone()).or_insert(0);
+        let count = seen
+            .get_or_insert_with(HashMap::new)
+            .entry(child.clone())
+            .or_insert(0);
         *count += 1;
-        let decision = if *count <= allowed { Decision::Restart(50) } else { Decision::Stop };
-        journal::log(Level::Info, &format!("child {child} exited ({cause:?}): exit {count}, {decision:?}"));
+        let decision = if *count <= allowed {
+            Decision::Restart(50)
+        } else {
+            Decision::Stop
+        };
+        journal::log(
+            Level::Info,
+            &format!("child {child} exited ({cause:?}): exit {count}, {decision:?}"),
+        );
         decision
     }
 }

@@ -3,9 +3,9 @@
 #![no_std]
 
 extern crate alloc;
-use ente_guest as _;
 use alloc::string::String;
 use alloc::vec::Vec;
+use ente_guest as _;
 
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/provider" });
 

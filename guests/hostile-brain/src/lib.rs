@@ -16,9 +16,7 @@ use ente_guest as _;
 
 wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:hostile-brain/hostile-brain", generate_all });
 
-use exports::ente::core::brain::{
-    Action, Crystal, Fired, Guest as BrainGuest, Observed, Outcome,
-};
+use exports::ente::core::brain::{Action, Crystal, Fired, Guest as BrainGuest, Observed, Outcome};
 use exports::ente::core::lifecycle::Guest as Lifecycle;
 use exports::ente::core::snapshot::Guest as Snapshot;
 
@@ -61,7 +59,9 @@ impl BrainGuest for Hostile {
                         seq,
                     })
                     .collect();
-                let promoted = (0..10_000u32).map(|i| format!("{{\"name\": {i}}}")).collect();
+                let promoted = (0..10_000u32)
+                    .map(|i| format!("{{\"name\": {i}}}"))
+                    .collect();
                 Outcome {
                     fired,
                     promoted,

@@ -22,7 +22,10 @@ struct Caller;
 fn endpoint(var: &str) -> Endpoint {
     let text = std::env::var(var).unwrap_or_default();
     let (interface, version) = text.split_once('@').unwrap_or(("", "1"));
-    Endpoint { interface: interface.to_string(), version: version.parse().unwrap_or(1) }
+    Endpoint {
+        interface: interface.to_string(),
+        version: version.parse().unwrap_or(1),
+    }
 }
 
 fn said(r: Result<Vec<u8>, ente::core::types::BusError>) -> String {
@@ -43,11 +46,17 @@ impl Lifecycle for Caller {
 impl Handler for Caller {
     fn handle(_from: EnteId, _target: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, String> {
         let text = String::from_utf8_lossy(&body).into_owned();
-        let n = |prefix: &str| text.strip_prefix(prefix).and_then(|n| n.parse::<usize>().ok());
+        let n = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .and_then(|n| n.parse::<usize>().ok())
+        };
         let answer = if let Some(size) = n("big:") {
             said(bus::invoke(&endpoint("TARGET"), &vec![0u8; size]))
         } else if let Some(size) = n("endpoint:") {
-            let long = Endpoint { interface: "a".repeat(size), version: 1 };
+            let long = Endpoint {
+                interface: "a".repeat(size),
+                version: 1,
+            };
             said(bus::invoke(&long, b"x"))
         } else if let Some(times) = n("flood:") {
             let (mut ok, mut other) = (0u64, String::new());

@@ -24,7 +24,10 @@ impl Lifecycle for Spam {
 impl Handler for Spam {
     fn handle(_from: EnteId, _target: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, String> {
         let text = String::from_utf8_lossy(&body).into_owned();
-        let n: u64 = text.strip_prefix("spam:").and_then(|n| n.parse().ok()).unwrap_or(0);
+        let n: u64 = text
+            .strip_prefix("spam:")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let mut out = std::io::stdout().lock();
         for i in 0..n {
             journal::log(Level::Error, &format!("line {i}\n  [echo] error: forged"));

@@ -17,7 +17,10 @@ impl Guest for AllowAll {
             std::process::abort();
         }
         match graph_view::providers(&target).into_iter().next() {
-            Some(provider) => Decision::Allow(Grant { provider, ttl_ms: 60_000 }),
+            Some(provider) => Decision::Allow(Grant {
+                provider,
+                ttl_ms: 60_000,
+            }),
             None => Decision::Deny(format!("no live Ente provides {}", target.interface)),
         }
     }

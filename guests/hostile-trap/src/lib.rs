@@ -27,7 +27,10 @@ impl Lifecycle for Trap {
 impl Handler for Trap {
     fn handle(_from: EnteId, _target: Endpoint, _body: Vec<u8>) -> Result<Vec<u8>, String> {
         let n = CALLS.fetch_add(1, Ordering::Relaxed) + 1;
-        let every: u64 = std::env::var("EVERY").ok().and_then(|e| e.parse().ok()).unwrap_or(0);
+        let every: u64 = std::env::var("EVERY")
+            .ok()
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
         if every > 0 && n % every == 0 {
             std::process::abort();
         }

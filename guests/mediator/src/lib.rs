@@ -7,8 +7,8 @@
 #![no_std]
 
 extern crate alloc;
-use ente_guest as _;
 use alloc::format;
+use ente_guest as _;
 
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/mediator-world" });
 
@@ -33,8 +33,14 @@ impl Guest for Mediator {
                 "`{who}` does not require Endpoint {shown} in its card"
             ));
         }
-        match graph_view::providers(&target).into_iter().find(|p| *p != caller) {
-            Some(provider) => Decision::Allow(Grant { provider, ttl_ms: LEASE_TTL_MS }),
+        match graph_view::providers(&target)
+            .into_iter()
+            .find(|p| *p != caller)
+        {
+            Some(provider) => Decision::Allow(Grant {
+                provider,
+                ttl_ms: LEASE_TTL_MS,
+            }),
             None => Decision::Deny(format!("no live Ente provides Endpoint {shown}")),
         }
     }

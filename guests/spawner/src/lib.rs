@@ -52,7 +52,10 @@ impl Handler for Spawner {
     fn handle(_from: EnteId, _target: Endpoint, body: Vec<u8>) -> Result<Vec<u8>, String> {
         let text = String::from_utf8_lossy(&body).into_owned();
         let me = std::env::var("SELF").unwrap_or_default();
-        let answer = if let Some(n) = text.strip_prefix("spawn:").and_then(|n| n.parse::<u32>().ok()) {
+        let answer = if let Some(n) = text
+            .strip_prefix("spawn:")
+            .and_then(|n| n.parse::<u32>().ok())
+        {
             let (mut ok, mut last) = (Vec::new(), String::new());
             for _ in 0..n {
                 match graph::spawn(&child_card(&me)) {
@@ -60,7 +63,11 @@ impl Handler for Spawner {
                     Err(e) => last = e,
                 }
             }
-            format!("spawned {} of {n} [{}]; last refusal: {last}", ok.len(), ok.join(" "))
+            format!(
+                "spawned {} of {n} [{}]; last refusal: {last}",
+                ok.len(),
+                ok.join(" ")
+            )
         } else if let Some(card) = text.strip_prefix("card:") {
             match graph::spawn(card) {
                 Ok(id) => format!("spawned {id}"),

@@ -4,9 +4,9 @@
 #![no_std]
 
 extern crate alloc;
-use ente_guest as _;
 use alloc::format;
 use alloc::string::String;
+use ente_guest as _;
 
 wit_bindgen::generate!({ path: "../../wit", world: "ente:core/device-watcher" });
 
@@ -31,8 +31,16 @@ impl DeviceEvents for StorageWatch {
             return;
         }
         let name = event.devname.as_deref().unwrap_or(&event.devpath);
-        let size = event.env.iter().find(|(k, _)| k == "DISKSEQ").map(|(_, v)| format!(" (diskseq {v})")).unwrap_or_default();
-        journal::log(Level::Info, &format!("block device {name}: {}{size}", event.action));
+        let size = event
+            .env
+            .iter()
+            .find(|(k, _)| k == "DISKSEQ")
+            .map(|(_, v)| format!(" (diskseq {v})"))
+            .unwrap_or_default();
+        journal::log(
+            Level::Info,
+            &format!("block device {name}: {}{size}", event.action),
+        );
     }
 }
 

@@ -64,7 +64,7 @@ pub fn observe_batch(
 ) -> u64 {
     let name = |i: u32| names.get(i as usize).map(String::as_str);
     // (kind, label) to the observer's kind, once per batch.
-    let mut ids: HashMap<(u32, u32), Option<u32>> = HashMap::new();
+    let mut ids: crate::stats::IdMap<(u32, u32), Option<u32>> = Default::default();
     let mut last = 0;
     for c in events {
         let kind = name(c.kind).unwrap_or_default();

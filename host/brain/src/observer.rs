@@ -109,12 +109,59 @@ pub struct Pair {
     pub gaps: GapStats,
 }
 
-#[derive(Debug, Clone)]
+/// A kind in the fan-out, at its latest occurrence.
+#[derive(Debug, Clone, Copy, Default)]
 struct Latest {
     kind: u32,
     at_ms: u64,
-    /// Kinds already counted as following this occurrence.
-    followers: Vec<u32>,
+    /// Kinds already counted as following this occurrence: the first
+    /// `followed` of these.
+    followers: [u32; FOLLOWERS],
+    followed: u8,
+}
+
+impl Latest {
+    fn followed_by(&self, b: u32) -> bool {
+        self.followers[..usize::from(self.followed)].contains(&b)
+    }
+}
+
+/// The fan-out: fixed slots, and their order newest first, so that a kind
+/// seen again moves to the front by moving a byte, not an entry (and
+/// allocates nothing: this runs for every event).
+#[derive(Debug, Clone, Copy, Default)]
+struct FanOut {
+    slots: [Latest; FANOUT],
+    order: [u8; FANOUT],
+    len: u8,
+}
+
+impl FanOut {
+    /// Put `kind`, seen at `t`, first: its own slot if it has one, else a
+    /// free one, else the oldest's.
+    fn seen(&mut self, kind: u32, t: u64) {
+        let len = usize::from(self.len);
+        let pos = self.order[..len]
+            .iter()
+            .position(|&s| self.slots[usize::from(s)].kind == kind);
+        let (pos, slot) = match pos {
+            Some(i) => (i, self.order[i]),
+            None if len < FANOUT => {
+                self.len += 1;
+                (len, len as u8)
+            }
+            None => (len - 1, self.order[len - 1]),
+        };
+        for j in (1..=pos).rev() {
+            self.order[j] = self.order[j - 1];
+        }
+        self.order[0] = slot;
+        self.slots[usize::from(slot)] = Latest {
+            kind,
+            at_ms: t,
+            ..Latest::default()
+        };
+    }
 }
 
 /// The observer's state, as a snapshot keeps it.
@@ -134,8 +181,8 @@ pub struct Observer {
     total: Decayed,
     ids: HashMap<String, u32>,
     kinds: Vec<KindStat>,
-    pairs: HashMap<(u32, u32), Pair>,
-    latest: Vec<Latest>,
+    pairs: crate::stats::IdMap<(u32, u32), Pair>,
+    latest: FanOut,
     recent: VecDeque<(u32, u64)>,
     now_ms: u64,
     untracked: u64,
@@ -203,7 +250,9 @@ impl Observer {
         let h = self.half_life_ms;
         self.total.add(1.0, t, h);
         self.kinds[b as usize].count.add(1.0, t, h);
-        for l in &mut self.latest {
+        let fan = &mut self.latest;
+        for &slot in &fan.order[..usize::from(fan.len)] {
+            let l = &mut fan.slots[usize::from(slot)];
             if t - l.at_ms > HORIZON_MS {
                 // Older ones follow: the fan-out is newest first.
                 break;
@@ -219,33 +268,14 @@ impl Observer {
                 None => self.pairs.entry((l.kind, b)).or_default(),
             };
             pair.all.add(1.0, t, h);
-            if !l.followers.contains(&b) && l.followers.len() < FOLLOWERS {
-                l.followers.push(b);
+            if usize::from(l.followed) < FOLLOWERS && !l.followed_by(b) {
+                l.followers[usize::from(l.followed)] = b;
+                l.followed += 1;
                 pair.support.add(1.0, t, h);
                 pair.gaps.add(t - l.at_ms);
             }
         }
-        match self.latest.iter().position(|l| l.kind == b) {
-            Some(i) => {
-                let mut l = self.latest.remove(i);
-                l.at_ms = t;
-                l.followers.clear();
-                self.latest.insert(0, l);
-            }
-            None => {
-                if self.latest.len() == FANOUT {
-                    self.latest.pop();
-                }
-                self.latest.insert(
-                    0,
-                    Latest {
-                        kind: b,
-                        at_ms: t,
-                        followers: Vec::with_capacity(4),
-                    },
-                );
-            }
-        }
+        fan.seen(b, t);
         if self.recent.len() == WINDOW {
             self.recent.pop_front();
         }

@@ -65,3 +65,35 @@ impl GapStats {
         libm::sqrt((self.sum_sq_ms / n - mean * mean).max(0.0))
     }
 }
+
+/// The hasher of maps keyed by the observer's own ids (a pair of kinds).
+/// Those ids are dense and handed out here in order, so no input chooses
+/// them to collide, and a keyed hash is not needed; foldhash's 128-bit
+/// multiplies, emulated in wasm32, cost more there than the rest of an
+/// event. murmur3's 64-bit finaliser spreads the ids over every bit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IdHasher(u64);
+
+impl core::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u32(&mut self, x: u32) {
+        self.0 = (self.0 << 32) | u64::from(x);
+    }
+
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+/// Maps keyed by ids, hashed by [`IdHasher`].
+pub(crate) type IdMap<K, V> = hashbrown::HashMap<K, V, core::hash::BuildHasherDefault<IdHasher>>;

@@ -134,7 +134,8 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// A runtime whose store and cache live under `home`, with the engine
-    /// profile `ENTE_ENGINE` selects.
+    /// profile `ENTE_ENGINE` selects, for a few Entes (a pool of
+    /// [`crate::engine::SMALL_POOL`]); a host takes [`Runtime::open_sized`].
     pub fn open(home: &Path) -> Result<Runtime, RuntimeError> {
         Runtime::open_with(home, crate::engine::Profile::from_env())
     }
@@ -144,7 +145,7 @@ impl Runtime {
         home: &Path,
         profile: crate::engine::Profile,
     ) -> Result<Runtime, RuntimeError> {
-        Runtime::open_sized(home, profile, crate::engine::MAX_ENTES)
+        Runtime::open_sized(home, profile, crate::engine::SMALL_POOL)
     }
 
     /// A runtime whose pool holds `entes` Entes.
