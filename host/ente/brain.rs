@@ -37,6 +37,10 @@ fn action(a: ente_runtime::BrainAction) -> Action {
             text: clean(&text, 1024),
         },
         W::Event(name) => Action::Event(clean(&name, 256)),
+        W::LogLevel((t, level)) => Action::LogLevel {
+            target: target(&t),
+            level: clean(&level, 16),
+        },
     }
 }
 

@@ -18,6 +18,7 @@ pub mod native_cli;
 pub mod pack;
 pub mod pid1;
 pub mod plugin_test;
+pub mod rules_file;
 pub mod run;
 pub mod snapshot_cli;
 pub mod up;

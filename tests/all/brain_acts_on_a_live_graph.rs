@@ -4,7 +4,9 @@
 //! outside the brain's authority is refused and recorded, never run; the
 //! crystals show the crash pattern learnt; a crystal promoted by the
 //! operator is audited; a replay of the audit chain rebuilds the rules in
-//! force; a bad rules file is refused with its path named.
+//! force; a bad rules file is refused with its path named; the rules the
+//! host recorded are written out as a rules file, and handed back to a
+//! brain that starts over; a rule sets an Ente's journal level.
 
 use crate::cards::{Ente, endpoint, seed};
 use crate::support::{Up, ente_in, text};
@@ -209,6 +211,51 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
         "{out}"
     );
 
+    // The host's record, written out as a rules file that `ente check`
+    // reads: the operator's promotion in, the removed rule out.
+    let file = h.join("brain/rules.json");
+    let t0 = Instant::now();
+    let written = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if text.contains("flaky again") && !text.contains("reach-too-far") {
+            break text;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "{} never held the rules in force: {text}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(written.contains("stop-a-flapping-ente"), "{written}");
+    let out = ente_in(h, &["check", file.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success() && text(&out.stdout).contains("rules file, 2 rules"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // The brain restarted (its counts are gone, its card's RULES would
+    // bring back `reach-too-far`): handed back what the host recorded, no
+    // more and no less, and the chain still rebuilds it.
+    let mark = up.mark();
+    let (code, _, err) = ctl(h, &["restart", "brain"]);
+    assert_eq!(code, 0, "{err}");
+    up.wait_after(mark, "the 2 rules the host recorded handed back");
+    let (code, out, _) = ctl(h, &["brain", "rules"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("flaky again") && out.contains("stop-a-flapping-ente"),
+        "{out}"
+    );
+    assert!(!out.contains("reach-too-far"), "{out}");
+    let (code, out, err) = ctl(h, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rebuild the 2 rules in force, equal"), "{out}");
+    // And it acts on them: flaky, restarted with it, is stopped again.
+    up.wait_after(mark, "rule `stop-a-flapping-ente` fired");
+
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     let out = ente_in(h, &["audit", "tail", "-n", "100000"]);
@@ -334,4 +381,87 @@ fn the_brain_promotes_what_it_learns_on_its_own_and_the_chain_holds_it() {
     }
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
+}
+
+/// How many calls `label` served, from `ente ctl status`.
+fn served(home: &Path, label: &str) -> u64 {
+    let (_, out, _) = ctl(home, &["status", label]);
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("calls:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_rule_lowers_what_an_entes_journal_keeps() {
+    // talker calls echo every 100 ms and logs each reply at info; once the
+    // bystander is stopped, the brain's rule keeps only talker's warnings
+    // and worse, while talker goes on calling.
+    let echo_ep = endpoint("echo");
+    let echo = Ente::new("echo", "echo").provides(&echo_ep);
+    let bystander = Ente::new("bystander", "echo").provides(&endpoint("bystander"));
+    let talker = Ente::new("talker", "client")
+        .requires(&echo_ep)
+        .env("TARGET", &format!("{echo_ep}@1"))
+        .env("EVERY_MS", "100")
+        .restart(50, 500);
+    let rules = json!({"rules": [{
+        "name": "hush-the-talker",
+        "on": {"kind": "stopped", "ente": "bystander"},
+        "action": {"kind": "LogLevel", "ente": "talker", "level": "warn"}
+    }]});
+    let mut brain = Ente::new("brain", "brain")
+        .env("RULES", &rules.to_string())
+        .child(echo)
+        .child(bystander)
+        .child(talker);
+    brain.card["provides"] =
+        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
+    let mut card = seed(&[brain]);
+    card["provides"]
+        .as_array_mut()
+        .expect("provides")
+        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let seed_path = h.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+
+    up.wait_for("[talker] info: reply");
+    let (code, _, err) = ctl(h, &["stop", "bystander"]);
+    assert_eq!(code, 0, "{err}");
+    // No Spawn is needed to set a descendant's level.
+    let fired = up.wait_for("rule `hush-the-talker` fired");
+    assert!(
+        fired.contains("journal level of `talker` to warn") && !fired.contains("refused"),
+        "{fired}"
+    );
+    let before = served(h, "echo");
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = served(h, "echo");
+    assert!(
+        after >= before + 5,
+        "talker stopped calling: {before} then {after}"
+    );
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let fired_at = lines
+        .iter()
+        .position(|l| l.contains("rule `hush-the-talker` fired"))
+        .expect("fired");
+    // A line that passed the level just before it was set may follow the
+    // firing by a little: the last second's lines are looked at.
+    let late: Vec<&String> = lines[fired_at..]
+        .iter()
+        .skip_while(|l| !l.contains("[talker] info"))
+        .skip(2)
+        .filter(|l| l.contains("[talker] info: reply"))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "{} info lines of talker after its level was set to warn ({after} calls served): {late:?}",
+        late.len()
+    );
 }

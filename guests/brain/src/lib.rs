@@ -48,8 +48,10 @@ struct Brain {
     autopromote_ms: Option<u64>,
     promoted_at: u64,
     fired: Vec<ente_brain::Fired>,
-    /// Rules put in force that the host has not been told of.
-    untold: Vec<String>,
+    /// Rules put in force that the host has not been told of: name, JSON.
+    /// A rule replaced or removed by the host's word (a load, a remove) is
+    /// no longer to be told.
+    untold: Vec<(String, String)>,
 }
 
 /// The one brain of this instance.
@@ -82,8 +84,11 @@ fn fresh() -> Brain {
     if let Some(text) = var("RULES") {
         match RuleFile::parse(&text) {
             Ok(file) => {
-                let jsons: Vec<String> =
-                    file.rules.iter().map(|r| r.to_json().to_string()).collect();
+                let jsons: Vec<(String, String)> = file
+                    .rules
+                    .iter()
+                    .map(|r| (r.name.clone(), r.to_json().to_string()))
+                    .collect();
                 match rules.put_all(file.rules) {
                     Ok(()) => untold = jsons,
                     Err(e) => journal::log(Level::Error, &format!("RULES: {e}")),
@@ -125,6 +130,7 @@ fn action_out(a: Action) -> WitAction {
         Action::Spawn(card) => WitAction::Spawn(card),
         Action::Journal { level, text } => WitAction::Journal((level, text)),
         Action::Event(name) => WitAction::Event(name),
+        Action::LogLevel { target: t, level } => WitAction::LogLevel((target(t), level)),
     }
 }
 
@@ -180,7 +186,7 @@ impl BrainGuest for Component {
             // The host records at most MAX_TOLD changes a batch: the rest
             // are told with the next ones.
             let told = b.untold.len().min(MAX_TOLD);
-            let mut promoted: Vec<String> = b.untold.drain(..told).collect();
+            let mut promoted: Vec<String> = b.untold.drain(..told).map(|(_, j)| j).collect();
             if let Some(every) = b.autopromote_ms
                 && promoted.len() < MAX_TOLD
                 && last.saturating_sub(b.promoted_at) >= every
@@ -291,13 +297,19 @@ impl BrainGuest for Component {
                     .join("; ")
             })?;
             let n = file.rules.len() as u32;
+            let names: Vec<String> = file.rules.iter().map(|r| r.name.clone()).collect();
             b.rules.put_all(file.rules)?;
+            // The host records a load itself: what it replaced is not told.
+            b.untold.retain(|(name, _)| !names.contains(name));
             Ok(n)
         })
     }
 
     fn remove(name: String) -> bool {
-        with(|b| b.rules.remove(&name))
+        with(|b| {
+            b.untold.retain(|(n, _)| *n != name);
+            b.rules.remove(&name)
+        })
     }
 }
 

@@ -81,6 +81,12 @@ pub enum Action {
     },
     /// A named event on the host's spine.
     Event(String),
+    /// From now on, journal lines of the Ente under `level` are dropped
+    /// (`trace`: every line kept again).
+    LogLevel {
+        target: Target,
+        level: String,
+    },
 }
 
 /// At most `max` firings in any `per_ms`; more cuts the rule.
@@ -265,7 +271,7 @@ fn target(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Target> 
     }
 }
 
-const ACTIONS: &str = "Restart, Stop, Spawn, Journal, Event";
+const ACTIONS: &str = "Restart, Stop, Spawn, Journal, Event, LogLevel";
 const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 
 fn action(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Action> {
@@ -281,6 +287,7 @@ fn action(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Action> 
         "Spawn" => &["card"],
         "Journal" => &["level", "text"],
         "Event" => &["name"],
+        "LogLevel" => &["ente", "level"],
         _ => &["ente", "card", "level", "text", "name"],
     };
     for k in ["ente", "card", "level", "text", "name"] {
@@ -334,6 +341,22 @@ fn action(path: &str, v: &Value, errors: &mut Vec<RuleError>) -> Option<Action> 
             Some(Action::Journal { level, text })
         }
         "Event" => Some(Action::Event(f.text("name", true)?)),
+        "LogLevel" => {
+            let at = f.at("ente");
+            let target = target(&at, &need(&mut f, "ente")?, f.errors);
+            let level = f.text("level", true)?;
+            if !LEVELS.contains(&level.as_str()) {
+                f.errors.push(fault(
+                    &f.at("level"),
+                    format!("`{level}` is not a level ({})", LEVELS.join(", ")),
+                ));
+                return None;
+            }
+            Some(Action::LogLevel {
+                target: target?,
+                level,
+            })
+        }
         other => {
             f.errors.push(fault(
                 &f.at("kind"),
@@ -574,6 +597,9 @@ impl Rule {
                 serde_json::json!({"kind": "Journal", "level": level, "text": text})
             }
             Action::Event(name) => serde_json::json!({"kind": "Event", "name": name}),
+            Action::LogLevel { target, level } => {
+                serde_json::json!({"kind": "LogLevel", "ente": target_json(target), "level": level})
+            }
         };
         o.insert("action".into(), action);
         o.insert(

@@ -246,7 +246,8 @@ impl Core {
                 generation,
                 prepared,
                 restored,
-            } => self.on_started(ente, generation, prepared, restored),
+                brain,
+            } => self.on_started(ente, generation, prepared, restored, brain),
             Done::StartFailed {
                 ente,
                 generation,

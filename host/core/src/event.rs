@@ -66,6 +66,17 @@ pub enum Event {
     },
 }
 
+/// The brain's rules at its start: what a restored brain holds (the book
+/// takes them), or how handing the book back to a brain that started over
+/// without saved state went.
+#[derive(Debug)]
+pub enum BrainStart {
+    /// The rules file it holds.
+    Holds(String),
+    /// How many rules it took back, or why it did not.
+    HandedBack(Result<u32, String>),
+}
+
 /// A finished job, with what it made.
 #[derive(Debug)]
 pub enum Done {
@@ -76,6 +87,8 @@ pub enum Done {
         /// Its saved state was handed back first: how many bytes, or why
         /// it refused them.
         restored: Option<Result<usize, String>>,
+        /// The brain's rules at its start.
+        brain: Option<BrainStart>,
     },
     StartFailed {
         ente: Ulid,

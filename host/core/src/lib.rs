@@ -21,6 +21,7 @@
 //! This crate knows nothing of wasmtime.
 
 mod actions;
+mod book;
 mod cause;
 mod config;
 mod core;
@@ -37,10 +38,11 @@ mod timers;
 mod wiring;
 
 pub use actions::device_class;
+pub use book::{JournalFloors, RuleBook};
 pub use cause::Cause;
 pub use config::{Config, DEFAULT_MEMORY, StartLimit};
 pub use core::{BootError, Core};
-pub use event::{Control, Done, Ending, Event, Reply, Signal};
+pub use event::{BrainStart, Control, Done, Ending, Event, Reply, Signal};
 pub use procs::{ExitSink, Proc, Procs};
 pub use runner::{
     Body, BrainAnswer, BrainAsk, BrainOutcome, Counters, Death, Exports, KillSlot, KillSwitch,

@@ -29,6 +29,18 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level of a name (`trace`, `debug`, `info`, `warn`, `error`).
+    pub fn from_name(name: &str) -> Option<Level> {
+        Some(match name {
+            "trace" => Level::Trace,
+            "debug" => Level::Debug,
+            "info" => Level::Info,
+            "warn" => Level::Warn,
+            "error" => Level::Error,
+            _ => return None,
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Level::Trace => "trace",

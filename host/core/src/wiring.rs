@@ -26,6 +26,10 @@ pub struct Handles {
     pub inbox: mpsc::Sender<Event>,
     /// Native main processes and their Entes.
     pub procs: Arc<crate::procs::Procs>,
+    /// The brain's rules as recorded.
+    pub rules: Arc<crate::book::RuleBook>,
+    /// Each Ente's journal level.
+    pub floors: Arc<crate::book::JournalFloors>,
 }
 
 impl std::fmt::Debug for Handles {
@@ -59,6 +63,8 @@ impl Wiring {
                 spine,
                 inbox: tx,
                 procs: Arc::default(),
+                rules: Arc::default(),
+                floors: Arc::default(),
             },
             inbox: rx,
         }

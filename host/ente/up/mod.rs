@@ -192,6 +192,7 @@ pub fn run(
                 }
             }
         }
+        let _rules_out = crate::rules_file::start(handles.clone(), home);
         // The operator's surface: metrics, and `ente ctl` over
         // $ENTE_HOME/ctl.sock.
         let (metrics, counting) =

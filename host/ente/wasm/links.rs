@@ -47,6 +47,11 @@ impl JournalSink for SpineJournal {
             bindings::Level::Error => L::Error,
         };
         let id = ente.id.parse().unwrap_or_default();
+        // Under the level the brain set for it: dropped here, before the
+        // spine (and so every consumer) sees it.
+        if !self.0.floors.admits(id, level) {
+            return;
+        }
         self.0.spine.emit(
             Some((id, &ente.label)),
             ente_core::Kind::Journal {

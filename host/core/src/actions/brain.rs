@@ -5,6 +5,7 @@
 //! its descendants; anything else is refused, recorded, never run. Every
 //! firing, promotion and removal is an event (and so an audit entry).
 
+use crate::book::RuleBook;
 use crate::core::Core;
 use crate::event::{Control, Done, Event, Reply};
 use crate::runner::{BrainAnswer, BrainAsk, BrainOutcome, Live};
@@ -170,6 +171,7 @@ impl Core {
     pub(crate) fn ask_job(
         bus: &ente_bus::Bus<Live>,
         spine: &Spine,
+        book: &RuleBook,
         id: Ulid,
         ask: &BrainAsk,
         reply: &Reply<BrainAnswer>,
@@ -185,16 +187,17 @@ impl Core {
             let by = "an operator".to_owned();
             match (ask, answer) {
                 (BrainAsk::Promote { .. }, BrainAnswer::Promoted(Ok(json))) => {
-                    record_promoted(spine, id, &label, json, &by);
+                    record_promoted(spine, book, id, &label, json, &by);
                 }
                 (BrainAsk::Load(file), BrainAnswer::Loaded(Ok(_))) => {
                     if let Ok(f) = ente_brain::RuleFile::parse(file) {
                         for r in f.rules {
-                            emit_promoted(spine, id, &label, &r.to_json().to_string(), &by);
+                            emit_promoted(spine, book, id, &label, &r.to_json().to_string(), &by);
                         }
                     }
                 }
                 (BrainAsk::Remove(name), BrainAnswer::Removed(true)) => {
+                    book.remove(name);
                     spine.emit(
                         Some((id, &label)),
                         Kind::RuleRemoved {
@@ -234,9 +237,17 @@ impl Core {
             );
         }
         for json in &outcome.promoted {
-            record_promoted(&self.h.spine, brain, &label, json, "the brain");
+            record_promoted(
+                &self.h.spine,
+                &self.h.rules,
+                brain,
+                &label,
+                json,
+                "the brain",
+            );
         }
         for rule in outcome.removed {
+            self.h.rules.remove(&rule);
             self.h.spine.emit(
                 Some((brain, &label)),
                 Kind::RuleRemoved {
@@ -350,13 +361,7 @@ impl Core {
                     .map(|_| ())
             }
             Action::Journal { level, text } => {
-                let level = match level.as_str() {
-                    "trace" => Level::Trace,
-                    "debug" => Level::Debug,
-                    "warn" => Level::Warn,
-                    "error" => Level::Error,
-                    _ => Level::Info,
-                };
+                let level = Level::from_name(level).unwrap_or(Level::Info);
                 let text = ente_runtime_free_clean(text);
                 self.h
                     .spine
@@ -364,6 +369,23 @@ impl Core {
                 Ok(())
             }
             Action::Event(_) => Ok(()),
+            // No Spawn needed (it changes what is shown, not what runs),
+            // but only the brain's descendants, as a stop.
+            Action::LogLevel { target, level } => {
+                let ente = self.target(target, subject)?;
+                let level = Level::from_name(level).ok_or_else(|| {
+                    format!("`{level}` is not a level (trace, debug, info, warn, error)")
+                })?;
+                let t = self.read();
+                if !t.descends_from(ente, brain) {
+                    return Err(format!(
+                        "{ente} is not a descendant of the brain: its rules may set the level of its own descendants only"
+                    ));
+                }
+                drop(t);
+                self.h.floors.set(ente, level);
+                Ok(())
+            }
         }
     }
 
@@ -404,9 +426,9 @@ fn ente_runtime_free_clean(text: &str) -> String {
 
 /// A promotion the brain reported, into the chain only if it reads back as
 /// a rule (a replay rebuilds the rules from these); else a refusal.
-fn record_promoted(spine: &Spine, brain: Ulid, label: &str, json: &str, by: &str) {
+fn record_promoted(spine: &Spine, book: &RuleBook, brain: Ulid, label: &str, json: &str, by: &str) {
     match ente_brain::Rule::parse_one(json) {
-        Ok(_) => emit_promoted(spine, brain, label, json, by),
+        Ok(_) => emit_promoted(spine, book, brain, label, json, by),
         Err(why) => {
             spine.emit(
                 Some((brain, label)),
@@ -420,11 +442,12 @@ fn record_promoted(spine: &Spine, brain: Ulid, label: &str, json: &str, by: &str
     }
 }
 
-fn emit_promoted(spine: &Spine, brain: Ulid, label: &str, json: &str, by: &str) {
+fn emit_promoted(spine: &Spine, book: &RuleBook, brain: Ulid, label: &str, json: &str, by: &str) {
     let rule = serde_json::from_str::<serde_json::Value>(json)
         .ok()
         .and_then(|v| v.get("name").and_then(|n| n.as_str().map(str::to_owned)))
         .unwrap_or_default();
+    book.put(&rule, json);
     spine.emit(
         Some((brain, label)),
         Kind::RulePromoted {
@@ -447,5 +470,8 @@ fn words(a: &Action) -> String {
         Action::Spawn(_) => "spawn a card".into(),
         Action::Journal { level, text } => format!("journal {level}: {text}"),
         Action::Event(name) => format!("event {name}"),
+        Action::LogLevel { target, level } => {
+            format!("journal level of {} to {level}", t(target))
+        }
     }
 }

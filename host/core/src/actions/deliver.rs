@@ -102,6 +102,7 @@ impl Core {
         };
         let bus = self.h.bus.clone();
         let spine = self.h.spine.clone();
+        let book = self.h.rules.clone();
         self.submit(id, generation, move || {
             let delivered = Event::Done(Done::Delivered { ente: id });
             match delivery {
@@ -116,7 +117,7 @@ impl Core {
                 }
                 Delivery::Save => Core::save_job(&bus, id, generation),
                 Delivery::Observe(batch) => Core::observe_job(&bus, id, &batch),
-                Delivery::Ask(ask, reply) => Core::ask_job(&bus, &spine, id, &ask, &reply),
+                Delivery::Ask(ask, reply) => Core::ask_job(&bus, &spine, &book, id, &ask, &reply),
                 Delivery::ChildExit { child, cause } => {
                     let verdict = match bus.enter(id, |b| b.0.on_child_exit(child, &cause)) {
                         Ok(Ok(v)) => Ok(v),

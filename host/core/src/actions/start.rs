@@ -4,8 +4,8 @@
 
 use crate::Cause;
 use crate::core::Core;
-use crate::event::{Done, Event};
-use crate::runner::{KillSlot, Live, Prepared, Spec};
+use crate::event::{BrainStart, Done, Event};
+use crate::runner::{Body, BrainAnswer, BrainAsk, KillSlot, Live, Prepared, Spec};
 use crate::spine::Kind;
 use crate::state::State;
 use std::sync::Arc;
@@ -74,6 +74,12 @@ impl Core {
         let label = r.label().to_owned();
         // Handed to each body until one has started with it.
         let restore = r.restore.clone();
+        // A brain that starts over without saved state (a restart after a
+        // crash, an operator's restart) is handed back the rules the host
+        // recorded; one restored says what it holds.
+        let brain = r
+            .brain
+            .then(|| (restore.is_none() && !self.h.rules.is_empty()).then(|| self.h.rules.file()));
         self.set_state(&mut t, id, State::Starting);
         drop(t);
         self.starting += 1;
@@ -107,6 +113,16 @@ impl Core {
                     Err(cause) => return failed(Some(prepared), cause),
                 },
             };
+            let brain = match brain {
+                None => None,
+                Some(book) => {
+                    let restored = matches!(restored, Some(Ok(_)));
+                    match brain_start(body.as_mut(), restored, book.as_deref()) {
+                        Ok(b) => b,
+                        Err(cause) => return failed(Some(prepared), cause),
+                    }
+                }
+            };
             if prepared.exports().lifecycle
                 && let Err(cause) = body.start()
             {
@@ -118,6 +134,7 @@ impl Core {
                 generation,
                 prepared,
                 restored,
+                brain,
             })
         });
     }
@@ -128,6 +145,7 @@ impl Core {
         generation: u64,
         prepared: Arc<dyn Prepared>,
         restored: Option<Result<usize, String>>,
+        brain: Option<BrainStart>,
     ) {
         self.starting = self.starting.saturating_sub(1);
         let mut t = self.write();
@@ -135,16 +153,45 @@ impl Core {
         if r.generation != generation {
             return;
         }
-        // A brain that starts without its saved state has no rules: a
-        // replay of the audit chain starts over from here.
-        if r.brain && !matches!(restored, Some(Ok(_))) {
-            self.h.spine.emit(
-                Some((id, r.label())),
-                Kind::RuleRemoved {
-                    rule: "*".into(),
-                    by: "a start without saved state (every rule)".into(),
-                },
-            );
+        if r.brain {
+            match brain {
+                Some(BrainStart::Holds(file)) => self.h.rules.set_file(&file),
+                Some(BrainStart::HandedBack(Ok(n))) => {
+                    self.h.spine.emit(
+                        Some((id, r.label())),
+                        Kind::Journal {
+                            level: crate::Level::Info,
+                            text: format!(
+                                "started without saved state: the {n} rules the host recorded handed back"
+                            ),
+                        },
+                    );
+                }
+                // Without its saved state and without the book, a brain
+                // has no rules: a replay of the audit chain starts over
+                // from here.
+                other => {
+                    if let Some(BrainStart::HandedBack(Err(why))) = other {
+                        self.h.spine.emit(
+                            Some((id, r.label())),
+                            Kind::Journal {
+                                level: crate::Level::Warn,
+                                text: format!(
+                                    "the rules the host recorded were not taken back: {why}"
+                                ),
+                            },
+                        );
+                    }
+                    self.h.rules.clear();
+                    self.h.spine.emit(
+                        Some((id, r.label())),
+                        Kind::RuleRemoved {
+                            rule: "*".into(),
+                            by: "a start without saved state (every rule)".into(),
+                        },
+                    );
+                }
+            }
         }
         if let Some(restored) = restored {
             r.restore = None;
@@ -226,4 +273,36 @@ impl Core {
             self.start_if_ready(w);
         }
     }
+}
+
+/// The brain's rules at its start: a restored one says what it holds; one
+/// that starts over is handed `book` back, in place of whatever it started
+/// with (its card's `RULES`), so that what it holds is what the chain says.
+fn brain_start(
+    body: &mut dyn Body,
+    restored: bool,
+    book: Option<&str>,
+) -> Result<Option<BrainStart>, Cause> {
+    let held = match body.ask_brain(&BrainAsk::Rules)? {
+        Some(BrainAnswer::Rules(file)) => file,
+        _ => return Ok(None),
+    };
+    if restored {
+        return Ok(Some(BrainStart::Holds(held)));
+    }
+    let Some(book) = book else { return Ok(None) };
+    let keep: Vec<String> = ente_brain::RuleFile::parse(book)
+        .map(|f| f.rules.into_iter().map(|r| r.name).collect())
+        .unwrap_or_default();
+    if let Ok(f) = ente_brain::RuleFile::parse(&held) {
+        for r in f.rules.into_iter().filter(|r| !keep.contains(&r.name)) {
+            body.ask_brain(&BrainAsk::Remove(r.name))?;
+        }
+    }
+    Ok(Some(BrainStart::HandedBack(
+        match body.ask_brain(&BrainAsk::Load(book.to_owned()))? {
+            Some(BrainAnswer::Loaded(result)) => result,
+            _ => Err("it gave no answer to a load".into()),
+        },
+    )))
 }

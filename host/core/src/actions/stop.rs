@@ -247,6 +247,7 @@ impl Core {
                 drop(t);
                 for id in &ids {
                     self.h.bus.forget(*id);
+                    self.h.floors.forget(*id);
                     self.waiters.remove(id);
                     self.spawned.retain(|(_, c)| c.id != *id);
                     self.h.spine.emit(Some((*id, "")), Kind::Left);

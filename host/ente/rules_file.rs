@@ -1,0 +1,49 @@
+//! The brain's rules, written out: `$ENTE_HOME/brain/rules.json` holds the
+//! rules in force as the host recorded them (its [`ente_core::RuleBook`]),
+//! rewritten after each promotion or removal (a temporary file, fsync,
+//! rename). An operator reads it, checks it with `ente check`, edits it and
+//! puts it back with `ente ctl brain load`. It is the host's word, not the
+//! brain's: a brain that lies about its rules does not write this file.
+
+use ente_core::{Handles, Kind, Next};
+use std::path::{Path, PathBuf};
+
+/// Where the rules go under a home.
+pub fn path_in(home: &Path) -> PathBuf {
+    home.join("brain").join("rules.json")
+}
+
+/// Write the rules out after each change the spine tells of (call within a
+/// tokio runtime); the task ends with the spine.
+pub fn start(handles: Handles, home: &Path) -> tokio::task::JoinHandle<()> {
+    let path = path_in(home);
+    let mut events = handles.spine.subscribe();
+    tokio::spawn(async move {
+        let mut written = 0;
+        loop {
+            match events.next().await {
+                Next::Event(e)
+                    if matches!(e.kind, Kind::RulePromoted { .. } | Kind::RuleRemoved { .. }) => {}
+                // What it missed may have been a change.
+                Next::Missed(_) => {}
+                Next::Event(_) => continue,
+                Next::Closed => return,
+            }
+            // One write for a burst of changes: the book as it is now.
+            let changes = handles.rules.changes();
+            if changes == written {
+                continue;
+            }
+            written = changes;
+            let (text, path) = (handles.rules.file(), path.clone());
+            let wrote = tokio::task::spawn_blocking(move || {
+                ente_state::file::write_atomic(&path, text.as_bytes(), 0o644)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .await;
+            if let Ok(Err(why)) = wrote {
+                tracing::warn!(%why, "the brain's rules were not written out");
+            }
+        }
+    })
+}
