@@ -168,8 +168,10 @@ fn a_rules_file_is_checked_by_the_rules_grammar_with_every_fault_named() {
         "rules[0].action.text: does not apply to a Stop action",
         "rules[0].limit.max: 0 is not a whole number from 1 to 1000",
         "rules[0].name: `bad/name`",
+        "log-level-without-level.json: 1 fault",
+        "rules[0].action.level: missing",
     ] {
         assert!(err.contains(want), "no `{want}` in:\n{err}");
     }
-    assert!(err.contains("7 of 7"), "{err}");
+    assert!(err.contains("8 of 8"), "{err}");
 }
