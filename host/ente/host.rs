@@ -37,8 +37,9 @@ pub struct HostOptions {
     /// Live children an Ente may spawn when its card sets no nproc (default 64).
     #[arg(long, value_name = "N")]
     pub children: Option<u32>,
-    /// Entes this host holds at most (default 4096).
-    #[arg(long, value_name = "N")]
+    /// Entes this host holds at most (default 4096; at most 12288, as each
+    /// reserves about 8 GiB of address space).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(ente_runtime::MAX_POOL)))]
     pub capacity: Option<u32>,
     /// Threads that run guest code (default: twice the cores, at least 4).
     #[arg(long, value_name = "N")]

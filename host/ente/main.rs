@@ -210,6 +210,9 @@ enum CtlCommand {
     Start { ente: String },
     /// Spawn a card below the seed (its lineage, when absent, is the seed's).
     Spawn { card: PathBuf },
+    /// Keep only an Ente's journal lines at LEVEL or above (trace, debug,
+    /// info, warn, error; trace keeps all again), until the host stops.
+    LogLevel { ente: String, level: String },
     /// The host's metrics, in the Prometheus text format.
     Metrics,
     /// The audit chain: what `ente audit` does, here for the operator
@@ -498,6 +501,7 @@ fn ctl(socket: Option<PathBuf>, json: bool, command: CtlCommand) -> ExitCode {
         CtlCommand::Stop { ente } => Verb::Stop { ente },
         CtlCommand::Restart { ente } => Verb::Restart { ente },
         CtlCommand::Start { ente } => Verb::Start { ente },
+        CtlCommand::LogLevel { ente, level } => Verb::LogLevel { ente, level },
         CtlCommand::Spawn { card } => match std::fs::read_to_string(&card) {
             Ok(card) => Verb::Spawn { card },
             Err(e) => {

@@ -2,8 +2,13 @@
 //! rules in force as the host recorded them (its [`ente_core::RuleBook`]),
 //! rewritten after each promotion or removal (a temporary file, fsync,
 //! rename). An operator reads it, checks it with `ente check`, edits it and
-//! puts it back with `ente ctl brain load`. It is the host's word, not the
-//! brain's: a brain that lies about its rules does not write this file.
+//! puts it back with `ente ctl brain load`. It is the host's record: every
+//! promotion and removal the chain holds, and, after a restore, what the
+//! brain said it holds.
+//!
+//! `ente up` writes it. The appliance does not: its home is RAM, and its
+//! rules are kept in the snapshot on its state disk (`ente ctl brain
+//! rules` prints them through the control port).
 
 use ente_core::{Handles, Kind, Next};
 use std::path::{Path, PathBuf};
@@ -15,27 +20,35 @@ pub fn path_in(home: &Path) -> PathBuf {
 
 /// Write the rules out after each change the spine tells of (call within a
 /// tokio runtime); the task ends with the spine.
-pub fn start(handles: Handles, home: &Path) -> tokio::task::JoinHandle<()> {
+pub fn start(handles: &Handles, home: &Path) -> tokio::task::JoinHandle<()> {
     let path = path_in(home);
+    // Only the subscription and the book: the spine closes without it.
     let mut events = handles.spine.subscribe();
+    let book = handles.rules.clone();
     tokio::spawn(async move {
         let mut written = 0;
         loop {
             match events.next().await {
+                // A change, or a restore (the book then is the brain's word).
                 Next::Event(e)
-                    if matches!(e.kind, Kind::RulePromoted { .. } | Kind::RuleRemoved { .. }) => {}
+                    if matches!(
+                        e.kind,
+                        Kind::RulePromoted { .. }
+                            | Kind::RuleRemoved { .. }
+                            | Kind::StateRestored { .. }
+                    ) => {}
                 // What it missed may have been a change.
                 Next::Missed(_) => {}
                 Next::Event(_) => continue,
                 Next::Closed => return,
             }
             // One write for a burst of changes: the book as it is now.
-            let changes = handles.rules.changes();
+            let changes = book.changes();
             if changes == written {
                 continue;
             }
             written = changes;
-            let (text, path) = (handles.rules.file(), path.clone());
+            let (text, path) = (book.file(), path.clone());
             let wrote = tokio::task::spawn_blocking(move || {
                 ente_state::file::write_atomic(&path, text.as_bytes(), 0o644)
                     .map_err(|e| format!("{}: {e}", path.display()))

@@ -445,15 +445,28 @@ fn a_rule_lowers_what_an_entes_journal_keeps() {
         after >= before + 5,
         "talker stopped calling: {before} then {after}"
     );
+    // The operator's word: a level that is none is refused; trace keeps
+    // every line again.
+    let (code, _, err) = ctl(h, &["log-level", "talker", "loud"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("`loud` is not a level"), "{err}");
+    let mark = up.mark();
+    let (code, _, err) = ctl(h, &["log-level", "talker", "trace"]);
+    assert_eq!(code, 0, "{err}");
+    up.wait_after(mark, "[talker] info: reply");
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     let fired_at = lines
         .iter()
         .position(|l| l.contains("rule `hush-the-talker` fired"))
         .expect("fired");
+    let back_at = lines
+        .iter()
+        .rposition(|l| l.contains("log-level talker trace"))
+        .unwrap_or_else(|| panic!("the operator's change is not shown: {}", lines.join("\n")));
     // A line that passed the level just before it was set may follow the
-    // firing by a little: the last second's lines are looked at.
-    let late: Vec<&String> = lines[fired_at..]
+    // firing by a little: two are let by.
+    let late: Vec<&String> = lines[fired_at..back_at]
         .iter()
         .skip_while(|l| !l.contains("[talker] info"))
         .skip(2)

@@ -9,21 +9,31 @@
 //!   dropped, set by the brain's `LogLevel` action (none: every line).
 
 use crate::spine::Level;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use ulid::Ulid;
 
-/// The brain's rules in force as recorded: name to the rule's JSON.
+/// The brain's rules in force as recorded: (name, the rule's JSON), in the
+/// order the brain holds them (a rule replaced keeps its place, a new one
+/// goes last), so that the rules handed back fire in the same order.
 #[derive(Debug, Default)]
 pub struct RuleBook {
-    rules: Mutex<BTreeMap<String, String>>,
+    rules: Mutex<Book>,
     /// Moves on every change, so a writer can tell it has one to write.
     changes: AtomicU64,
 }
 
+#[derive(Debug, Default)]
+struct Book {
+    rules: Vec<(String, String)>,
+    /// Whether the host holds a record at all: from the brain's first
+    /// start on (before it, a brain starting is not starting over).
+    known: bool,
+}
+
 impl RuleBook {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, String>> {
+    fn lock(&self) -> MutexGuard<'_, Book> {
         self.rules.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -31,25 +41,43 @@ impl RuleBook {
         self.changes.fetch_add(1, Ordering::Release);
     }
 
-    /// A rule promoted or loaded (its JSON, which read back as a rule).
-    pub(crate) fn put(&self, name: &str, json: &str) {
-        self.lock().insert(name.to_owned(), json.to_owned());
+    /// A rule promoted or loaded (its JSON, which read back as a rule):
+    /// in place of the rule of its name, or last. Refused past
+    /// [`ente_brain::RULES_MAX`] rules, as the brain refuses it.
+    pub(crate) fn put(&self, name: &str, json: &str) -> Result<(), String> {
+        let mut b = self.lock();
+        if let Some(r) = b.rules.iter_mut().find(|(n, _)| n == name) {
+            r.1 = json.to_owned();
+        } else if b.rules.len() >= ente_brain::RULES_MAX {
+            return Err(format!(
+                "the host records at most {} rules of a brain",
+                ente_brain::RULES_MAX
+            ));
+        } else {
+            b.rules.push((name.to_owned(), json.to_owned()));
+        }
+        drop(b);
         self.changed();
+        Ok(())
     }
 
     pub(crate) fn remove(&self, name: &str) {
-        self.lock().remove(name);
+        self.lock().rules.retain(|(n, _)| n != name);
         self.changed();
     }
 
-    /// Every rule gone (a brain started over without saved state).
+    /// Every rule gone (a brain started over without saved state); the
+    /// record is kept from here on.
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut b = self.lock();
+        b.rules.clear();
+        b.known = true;
+        drop(b);
         self.changed();
     }
 
-    /// The rules of a rules file (what a restored brain said it holds),
-    /// in place of all others; what does not read is left out.
+    /// The rules of a rules file (what a restored brain said it holds), in
+    /// place of all others and in its order; what does not read is left out.
     pub(crate) fn set_file(&self, file: &str) {
         let rules = ente_brain::RuleFile::parse(file)
             .map(|f| {
@@ -59,21 +87,27 @@ impl RuleBook {
                     .collect()
             })
             .unwrap_or_default();
-        *self.lock() = rules;
+        *self.lock() = Book { rules, known: true };
         self.changed();
     }
 
+    /// Whether the host holds a record of the brain's rules (it started
+    /// once in this host's life, or was restored).
+    pub fn known(&self) -> bool {
+        self.lock().known
+    }
+
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().rules.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.lock().rules.is_empty()
     }
 
-    /// The names in the book.
+    /// The names in the book, in order.
     pub fn names(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.lock().rules.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// How many changes the book has seen.
@@ -81,13 +115,14 @@ impl RuleBook {
         self.changes.load(Ordering::Acquire)
     }
 
-    /// The book as a rules file (JSON, by name), which `ente check` reads
+    /// The book as a rules file (JSON, in order), which `ente check` reads
     /// and `ente ctl brain load` puts in force.
     pub fn file(&self) -> String {
         let rules: Vec<serde_json::Value> = self
             .lock()
-            .values()
-            .filter_map(|j| serde_json::from_str(j).ok())
+            .rules
+            .iter()
+            .filter_map(|(_, j)| serde_json::from_str(j).ok())
             .collect();
         let mut text = serde_json::to_string_pretty(&serde_json::json!({ "rules": rules }))
             .unwrap_or_else(|_| String::from("{\"rules\": []}"));
@@ -143,18 +178,36 @@ mod tests {
     #[test]
     fn the_book_is_a_rules_file_that_reads_back() {
         let book = RuleBook::default();
-        let rule = r#"{"name":"a","on":{"kind":"died"},"action":{"kind":"Event","name":"x"}}"#;
-        book.put("a", rule);
-        book.put("b", &rule.replace("\"a\"", "\"b\""));
-        book.remove("a");
+        assert!(!book.known());
+        let rule = |n: &str| {
+            format!(
+                r#"{{"name":"{n}","on":{{"kind":"died"}},"action":{{"kind":"Event","name":"x"}}}}"#
+            )
+        };
+        // In the order put, as the brain holds them; a replaced rule keeps
+        // its place.
+        for n in ["zeta", "alpha", "mid"] {
+            book.put(n, &rule(n)).expect("room");
+        }
+        book.put("alpha", &rule("alpha")).expect("room");
+        book.remove("mid");
         let file = ente_brain::RuleFile::parse(&book.file()).expect("reads");
-        assert_eq!(file.rules.len(), 1);
-        assert_eq!(file.rules[0].name, "b");
-        book.set_file(&book.file().replace("\"b\"", "\"c\""));
-        assert_eq!(book.names(), ["c"]);
+        let names: Vec<&str> = file.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+        book.set_file(&book.file().replace("\"zeta\"", "\"omega\""));
+        assert_eq!(book.names(), ["omega", "alpha"]);
+        assert!(book.known());
         book.clear();
-        assert!(book.is_empty());
-        assert!(book.changes() >= 5);
+        assert!(book.is_empty() && book.known());
+        for i in 0..ente_brain::RULES_MAX {
+            book.put(&format!("r{i}"), &rule(&format!("r{i}")))
+                .expect("room");
+        }
+        assert!(book.put("one-more", &rule("one-more")).is_err());
+        assert!(
+            book.put("r0", &rule("r0")).is_ok(),
+            "a replacement needs no room"
+        );
     }
 
     #[test]

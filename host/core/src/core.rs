@@ -267,8 +267,11 @@ impl Core {
                 saved,
             } => self.on_saved(ente, generation, saved),
             Done::Observed { brain, outcome } => {
-                self.on_delivered(brain);
+                // What the batch did is recorded before the brain's next
+                // delivery (or its waiting restart) is sent: the book and
+                // the chain then follow the brain's own order.
                 self.on_observed(brain, outcome);
+                self.on_delivered(brain);
             }
             Done::Decided {
                 parent,

@@ -71,8 +71,11 @@ pub enum Event {
 /// without saved state went.
 #[derive(Debug)]
 pub enum BrainStart {
-    /// The rules file it holds.
+    /// Restored: the rules file it holds.
     Holds(String),
+    /// Its first start in this host's life: the rules it holds (its card's
+    /// `RULES`), to be recorded.
+    Fresh(String),
     /// How many rules it took back, or why it did not.
     HandedBack(Result<u32, String>),
 }

@@ -48,6 +48,11 @@ pub enum Verb {
     Metrics,
     /// The graph's brain.
     Brain(BrainVerb),
+    /// Keep only `ente`'s journal lines at `level` or above.
+    LogLevel {
+        ente: String,
+        level: String,
+    },
 }
 
 /// What an operator asks the brain.

@@ -203,7 +203,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut results = serde_json::Map::new();
         return native::run(home, &med, &client, &mut results);
     }
-    let runtime = Runtime::open(home)?;
+    // Hundreds of instances at once, and 1,000 idle Entes: a host's pool.
+    let runtime = Runtime::open_sized(
+        home,
+        ente_runtime::Profile::from_env(),
+        ente_runtime::MAX_ENTES,
+    )?;
     let engine = runtime.engine().clone();
     let echo = runtime.load(&runtime.cas().add_file(&guest("echo"))?.0)?;
     let client = runtime.load(&runtime.cas().add_file(&guest("client"))?.0)?;

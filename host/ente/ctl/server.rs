@@ -251,6 +251,7 @@ async fn connection(s: Served, mut stream: UnixStream, uid: u32) {
         Verb::Start { ente } => vec![act(&s, uid, "start", &ente).await],
         Verb::Spawn { card } => vec![spawn(&s, uid, &card).await],
         Verb::Brain(v) => crate::ctl::brain::answer(&s, uid, v).await,
+        Verb::LogLevel { ente, level } => vec![log_level(&s, uid, &ente, &level)],
         Verb::Metrics => vec![match &s.metrics {
             Some(m) => m.render().map_or_else(Reply::Refused, Reply::Metrics),
             None => Reply::Refused("this host keeps no metrics".into()),
@@ -398,6 +399,17 @@ async fn act(s: &Served, uid: u32, verb: &str, name: &str) -> Reply {
         ""
     };
     said(s, uid, format!("{verb} {name} ({id}){removed}"), outcome)
+}
+
+/// An Ente's journal level, set by the operator (any Ente: the seed's
+/// authority); said and audited as any operator's change.
+fn log_level(s: &Served, uid: u32, name: &str, level: &str) -> Reply {
+    let request = format!("log-level {name} {level}");
+    let outcome = ente_core::Level::from_name(level)
+        .ok_or_else(|| format!("`{level}` is not a level (trace, debug, info, warn, error)"))
+        .and_then(|level| render::find(&s.handles, name).map(|id| (id, level)))
+        .map(|(id, level)| s.handles.floors.set(id, level));
+    said(s, uid, request, outcome)
 }
 
 async fn spawn(s: &Served, uid: u32, json: &str) -> Reply {

@@ -287,8 +287,6 @@ async fn serve(
             },
         ))
     });
-    // The brain's rules, written out under the home as they change.
-    let _rules_out = crate::rules_file::start(handles.clone(), Path::new(HOME));
     // The operator's surface, once /run is the settled surface's.
     let ctl = Arc::new(std::sync::Mutex::new(None));
     let serving = {

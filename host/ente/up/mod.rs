@@ -192,7 +192,7 @@ pub fn run(
                 }
             }
         }
-        let _rules_out = crate::rules_file::start(handles.clone(), home);
+        let rules_out = crate::rules_file::start(&handles, home);
         // The operator's surface: metrics, and `ente ctl` over
         // $ENTE_HOME/ctl.sock.
         let (metrics, counting) =
@@ -265,6 +265,7 @@ pub fn run(
             serving.close();
         }
         counting.abort();
+        rules_out.abort();
         if let Some(task) = scraped {
             task.abort();
         }

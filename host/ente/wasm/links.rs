@@ -36,29 +36,38 @@ fn caller(identity: &Identity) -> Result<Ulid, String> {
 #[derive(Debug)]
 pub struct SpineJournal(pub Handles);
 
+fn level(level: bindings::Level) -> ente_core::Level {
+    use ente_core::Level as L;
+    match level {
+        bindings::Level::Trace => L::Trace,
+        bindings::Level::Debug => L::Debug,
+        bindings::Level::Info => L::Info,
+        bindings::Level::Warn => L::Warn,
+        bindings::Level::Error => L::Error,
+    }
+}
+
 impl JournalSink for SpineJournal {
     fn line(&self, ente: &Identity, level: bindings::Level, text: &str) {
-        use ente_core::Level as L;
-        let level = match level {
-            bindings::Level::Trace => L::Trace,
-            bindings::Level::Debug => L::Debug,
-            bindings::Level::Info => L::Info,
-            bindings::Level::Warn => L::Warn,
-            bindings::Level::Error => L::Error,
-        };
         let id = ente.id.parse().unwrap_or_default();
-        // Under the level the brain set for it: dropped here, before the
-        // spine (and so every consumer) sees it.
-        if !self.0.floors.admits(id, level) {
+        // Under the level set for it (by the brain, or the operator):
+        // dropped before the spine, and so every consumer, sees it.
+        if !self.0.floors.admits(id, self::level(level)) {
             return;
         }
         self.0.spine.emit(
             Some((id, &ente.label)),
             ente_core::Kind::Journal {
-                level,
+                level: self::level(level),
                 text: text.to_owned(),
             },
         );
+    }
+
+    fn admits(&self, ente: &Identity, level: bindings::Level) -> bool {
+        self.0
+            .floors
+            .admits(ente.id.parse().unwrap_or_default(), self::level(level))
     }
 }
 

@@ -14,6 +14,11 @@ pub const KEEP_RESIDENT: usize = 256 << 10;
 /// (component instances in the pool).
 pub const MAX_ENTES: u32 = 4096;
 
+/// The largest pool an engine is made with: each Ente reserves about
+/// 8.1 GiB of address space (two memory slots, see `MEMORY_RESERVATION`),
+/// so this many take about 97 TiB of the 128 TiB a process has.
+pub const MAX_POOL: u32 = 12_288;
+
 /// The pool of a runtime that runs a few Entes: `ente run`, `ente test`,
 /// and tests in one process.
 pub const SMALL_POOL: u32 = 64;
@@ -77,6 +82,11 @@ fn host_triple() -> String {
 /// one Ente cannot take the slots of the others.
 pub fn new_engine(profile: Profile, entes: u32) -> wasmtime::Result<Engine> {
     use crate::limits::{MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLE_ELEMENTS, MAX_TABLES};
+    if entes > MAX_POOL {
+        wasmtime::bail!(
+            "a pool of {entes} Entes: at most {MAX_POOL} (each reserves about 8 GiB of address space, of the 128 TiB a process has)"
+        );
+    }
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(entes)
         // A Rust component holds a few core instances (its module and the

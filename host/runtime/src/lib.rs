@@ -35,7 +35,7 @@ pub use bindings::{
 pub use cache::{CacheError, PrecompileCache};
 pub use cas::{Cas, CasError, digest_of};
 pub use cpu::CpuCounter;
-pub use engine::Profile;
+pub use engine::{MAX_ENTES, MAX_POOL, Profile, SMALL_POOL};
 pub use grants::{Grants, ImportFault, LinkError};
 pub use incarnate::{Incarnation, Ports};
 pub use instance::{

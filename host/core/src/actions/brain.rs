@@ -191,8 +191,8 @@ impl Core {
                 }
                 (BrainAsk::Load(file), BrainAnswer::Loaded(Ok(_))) => {
                     if let Ok(f) = ente_brain::RuleFile::parse(file) {
-                        for r in f.rules {
-                            emit_promoted(spine, book, id, &label, &r.to_json().to_string(), &by);
+                        for r in &f.rules {
+                            record_rule(spine, book, id, &label, r, &by);
                         }
                     }
                 }
@@ -428,32 +428,47 @@ fn ente_runtime_free_clean(text: &str) -> String {
 /// a rule (a replay rebuilds the rules from these); else a refusal.
 fn record_promoted(spine: &Spine, book: &RuleBook, brain: Ulid, label: &str, json: &str, by: &str) {
     match ente_brain::Rule::parse_one(json) {
-        Ok(_) => emit_promoted(spine, book, brain, label, json, by),
-        Err(why) => {
-            spine.emit(
-                Some((brain, label)),
-                Kind::Refused {
-                    by: brain,
-                    request: "promote a rule".into(),
-                    why: format!("the rule it reported does not read: {why}"),
-                },
-            );
-        }
+        Ok(rule) => record_rule(spine, book, brain, label, &rule, by),
+        Err(why) => refuse_promotion(
+            spine,
+            brain,
+            label,
+            format!("the rule it reported does not read: {why}"),
+        ),
     }
 }
 
-fn emit_promoted(spine: &Spine, book: &RuleBook, brain: Ulid, label: &str, json: &str, by: &str) {
-    let rule = serde_json::from_str::<serde_json::Value>(json)
-        .ok()
-        .and_then(|v| v.get("name").and_then(|n| n.as_str().map(str::to_owned)))
-        .unwrap_or_default();
-    book.put(&rule, json);
+fn refuse_promotion(spine: &Spine, brain: Ulid, label: &str, why: String) {
+    spine.emit(
+        Some((brain, label)),
+        Kind::Refused {
+            by: brain,
+            request: "promote a rule".into(),
+            why,
+        },
+    );
+}
+
+/// A rule in force: into the host's book and the chain, as the host writes
+/// it (its JSON made again from what was read, so bounded and plain).
+pub(crate) fn record_rule(
+    spine: &Spine,
+    book: &RuleBook,
+    brain: Ulid,
+    label: &str,
+    rule: &ente_brain::Rule,
+    by: &str,
+) {
+    let json = rule.to_json().to_string();
+    if let Err(why) = book.put(&rule.name, &json) {
+        return refuse_promotion(spine, brain, label, why);
+    }
     spine.emit(
         Some((brain, label)),
         Kind::RulePromoted {
-            rule,
+            rule: rule.name.clone(),
             by: by.to_owned(),
-            json: json.to_owned(),
+            json,
         },
     );
 }

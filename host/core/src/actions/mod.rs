@@ -3,7 +3,7 @@
 //! Ente, and what it does when each job ends.
 
 mod brain;
-pub(crate) use brain::feed_brain;
+pub(crate) use brain::{feed_brain, record_rule};
 mod deliver;
 pub use deliver::device_class;
 mod save;

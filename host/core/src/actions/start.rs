@@ -79,7 +79,8 @@ impl Core {
         // recorded; one restored says what it holds.
         let brain = r
             .brain
-            .then(|| (restore.is_none() && !self.h.rules.is_empty()).then(|| self.h.rules.file()));
+            .then(|| (restore.is_none() && self.h.rules.known()).then(|| self.h.rules.file()));
+        let budget = self.config.call_deadline;
         self.set_state(&mut t, id, State::Starting);
         drop(t);
         self.starting += 1;
@@ -117,7 +118,7 @@ impl Core {
                 None => None,
                 Some(book) => {
                     let restored = matches!(restored, Some(Ok(_)));
-                    match brain_start(body.as_mut(), restored, book.as_deref()) {
+                    match brain_start(body.as_mut(), restored, book.as_deref(), budget) {
                         Ok(b) => b,
                         Err(cause) => return failed(Some(prepared), cause),
                     }
@@ -155,7 +156,44 @@ impl Core {
         }
         if r.brain {
             match brain {
-                Some(BrainStart::Holds(file)) => self.h.rules.set_file(&file),
+                Some(BrainStart::Holds(file)) => {
+                    self.h.rules.set_file(&file);
+                    self.h.spine.emit(
+                        Some((id, r.label())),
+                        Kind::Journal {
+                            level: crate::Level::Info,
+                            text: format!(
+                                "restored with {} rules, recorded as the host's",
+                                self.h.rules.len()
+                            ),
+                        },
+                    );
+                }
+                Some(BrainStart::Fresh(file)) => {
+                    // A new rule set: the chain says so, then records
+                    // what it starts with.
+                    self.h.rules.clear();
+                    self.h.spine.emit(
+                        Some((id, r.label())),
+                        Kind::RuleRemoved {
+                            rule: "*".into(),
+                            by: "a start without saved state (every rule)".into(),
+                        },
+                    );
+                    if let Ok(f) = ente_brain::RuleFile::parse(&file) {
+                        let label = r.label().to_owned();
+                        for rule in &f.rules {
+                            crate::actions::record_rule(
+                                &self.h.spine,
+                                &self.h.rules,
+                                id,
+                                &label,
+                                rule,
+                                "its card's RULES",
+                            );
+                        }
+                    }
+                }
                 Some(BrainStart::HandedBack(Ok(n))) => {
                     self.h.spine.emit(
                         Some((id, r.label())),
@@ -275,14 +313,29 @@ impl Core {
     }
 }
 
-/// The brain's rules at its start: a restored one says what it holds; one
-/// that starts over is handed `book` back, in place of whatever it started
-/// with (its card's `RULES`), so that what it holds is what the chain says.
+/// The brain's rules at its start, all within `budget`: a restored one
+/// says what it holds; one that starts over is handed `book` back whole
+/// and in order, in place of whatever it started with (its card's
+/// `RULES`), so that what it holds is what the chain says; one starting
+/// for the first time says what it holds, and takes it back, so that it
+/// does not tell it again.
 fn brain_start(
     body: &mut dyn Body,
     restored: bool,
     book: Option<&str>,
+    budget: std::time::Duration,
 ) -> Result<Option<BrainStart>, Cause> {
+    let t0 = Instant::now();
+    let within = || {
+        if t0.elapsed() > budget {
+            Err(Cause::Deadline {
+                call: "brain.load (its rules handed back)".into(),
+                budget,
+            })
+        } else {
+            Ok(())
+        }
+    };
     let held = match body.ask_brain(&BrainAsk::Rules)? {
         Some(BrainAnswer::Rules(file)) => file,
         _ => return Ok(None),
@@ -290,15 +343,29 @@ fn brain_start(
     if restored {
         return Ok(Some(BrainStart::Holds(held)));
     }
-    let Some(book) = book else { return Ok(None) };
-    let keep: Vec<String> = ente_brain::RuleFile::parse(book)
-        .map(|f| f.rules.into_iter().map(|r| r.name).collect())
-        .unwrap_or_default();
+    let Some(book) = book else {
+        within()?;
+        if let Ok(f) = ente_brain::RuleFile::parse(&held)
+            && !f.rules.is_empty()
+        {
+            body.ask_brain(&BrainAsk::Load(held.clone()))?;
+        }
+        return Ok(Some(BrainStart::Fresh(held)));
+    };
+    if let Err(e) = ente_brain::RuleFile::parse(book) {
+        let why = e.first().map(ToString::to_string).unwrap_or_default();
+        return Ok(Some(BrainStart::HandedBack(Err(format!(
+            "the host's record does not read: {why}"
+        )))));
+    }
+    // Every rule it holds goes, so that the book's come back in its order.
     if let Ok(f) = ente_brain::RuleFile::parse(&held) {
-        for r in f.rules.into_iter().filter(|r| !keep.contains(&r.name)) {
+        for r in f.rules {
+            within()?;
             body.ask_brain(&BrainAsk::Remove(r.name))?;
         }
     }
+    within()?;
     Ok(Some(BrainStart::HandedBack(
         match body.ask_brain(&BrainAsk::Load(book.to_owned()))? {
             Some(BrainAnswer::Loaded(result)) => result,

@@ -59,8 +59,11 @@ impl JournalGate {
         }
     }
 
-    /// Journal one line, if the rate allows.
+    /// Journal one line, if its level is kept and the rate allows.
     pub(crate) fn line(&self, level: Level, raw: &str) {
+        if !self.sink.admits(&self.ente, level) {
+            return;
+        }
         let dropped = {
             let mut b = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
