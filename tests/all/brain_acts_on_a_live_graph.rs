@@ -278,26 +278,7 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     let mut up = Up::start(h, &seed_path);
     up.wait_for("flaky: its body ended");
     up.wait_for("flaky: backing off");
-    let learnt = |h: &Path| -> f64 {
-        let (_, out, _) = ctl(
-            h,
-            &[
-                "--json",
-                "brain",
-                "crystals",
-                "--min-support",
-                "0",
-                "--min-p",
-                "0",
-                "--min-pmi=-100",
-            ],
-        );
-        out.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|c| c["a"] == "died@flaky" && c["b"] == "backing_off@flaky")
-            .and_then(|c| c["support"].as_f64())
-            .unwrap_or(0.0)
-    };
+    let learnt = flaky_learnt;
     let t0 = Instant::now();
     while learnt(h) < 1.0 {
         assert!(t0.elapsed() < Duration::from_secs(30), "nothing learnt");
@@ -336,6 +317,72 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
         "the counts came back: {} < {before}",
         learnt(h)
     );
+    let (code, out, err) = ctl(h, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rebuild the 1 rules in force, equal"), "{out}");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+}
+
+/// The support of `died@flaky` then `backing_off@flaky`, as the brain
+/// counts it.
+fn flaky_learnt(h: &Path) -> f64 {
+    let (_, out, _) = ctl(
+        h,
+        &[
+            "--json",
+            "brain",
+            "crystals",
+            "--min-support",
+            "0",
+            "--min-p",
+            "0",
+            "--min-pmi=-100",
+        ],
+    );
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|c| c["a"] == "died@flaky" && c["b"] == "backing_off@flaky")
+        .and_then(|c| c["support"].as_f64())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_restore_from_an_older_snapshot_makes_the_chain_say_what_the_brain_holds() {
+    // A rule promoted and snapshotted, then removed, then the host killed:
+    // the restored brain holds the rule again, and the chain must say so
+    // for its replay to equal what is in force.
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let seed_path = h.join("seed.json");
+    let card = graph(r#"{"rules": []}"#);
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+    let t0 = Instant::now();
+    while flaky_learnt(h) < 1.0 {
+        assert!(t0.elapsed() < Duration::from_secs(30), "nothing learnt");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rule = "died@flaky > backing_off@flaky";
+    let (code, _, err) = ctl(h, &["brain", "promote", "died@flaky", "backing_off@flaky"]);
+    assert_eq!(code, 0, "{err}");
+    let mark = up.mark();
+    up.signal(nix::sys::signal::Signal::SIGUSR1);
+    up.wait_after(mark, "snapshot written");
+    let (code, _, err) = ctl(h, &["brain", "remove", rule]);
+    assert_eq!(code, 0, "{err}");
+    up.signal(nix::sys::signal::Signal::SIGKILL);
+    assert!(
+        up.wait_exit(Duration::from_secs(10)).is_some(),
+        "not killed"
+    );
+    drop(up);
+
+    let mut up = Up::start_with(h, &seed_path, &["--restore"]);
+    up.wait_for("brain: its saved state handed back");
+    let (code, out, _) = ctl(h, &["brain", "rules"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(rule), "the snapshot's rule is back: {out}");
     let (code, out, err) = ctl(h, &["brain", "replay"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("rebuild the 1 rules in force, equal"), "{out}");
@@ -462,7 +509,7 @@ fn a_rule_lowers_what_an_entes_journal_keeps() {
         .expect("fired");
     let back_at = lines
         .iter()
-        .rposition(|l| l.contains("log-level talker trace"))
+        .rposition(|l| l.contains("log-level trace for talker"))
         .unwrap_or_else(|| panic!("the operator's change is not shown: {}", lines.join("\n")));
     // A line that passed the level just before it was set may follow the
     // firing by a little: two are let by.

@@ -282,6 +282,8 @@ impl BrainGuest for Component {
             };
             let rule = Rule::from_crystal(&crystal, action);
             let json = rule.to_json().to_string();
+            // What the host records must read back as this rule.
+            Rule::parse_one(&json).map_err(|why| format!("its rule would not read back: {why}"))?;
             b.rules.put(rule)?;
             Ok(json)
         })

@@ -27,6 +27,11 @@ pub fn autopromote(
             continue;
         }
         let json = rule.to_json().to_string();
+        // A rule the host could not read back (a label past the grammar's
+        // bounds) is not put in force: the record would lack it.
+        if Rule::parse_one(&json).is_err() {
+            continue;
+        }
         if rules.put(rule).is_err() {
             break;
         }

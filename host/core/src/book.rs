@@ -61,9 +61,17 @@ impl RuleBook {
         Ok(())
     }
 
-    pub(crate) fn remove(&self, name: &str) {
-        self.lock().rules.retain(|(n, _)| n != name);
-        self.changed();
+    /// Whether the book held a rule of `name`, now gone.
+    pub(crate) fn remove(&self, name: &str) -> bool {
+        let mut b = self.lock();
+        let before = b.rules.len();
+        b.rules.retain(|(n, _)| n != name);
+        let held = b.rules.len() != before;
+        drop(b);
+        if held {
+            self.changed();
+        }
+        held
     }
 
     /// Every rule gone (a brain started over without saved state); the
@@ -73,21 +81,6 @@ impl RuleBook {
         b.rules.clear();
         b.known = true;
         drop(b);
-        self.changed();
-    }
-
-    /// The rules of a rules file (what a restored brain said it holds), in
-    /// place of all others and in its order; what does not read is left out.
-    pub(crate) fn set_file(&self, file: &str) {
-        let rules = ente_brain::RuleFile::parse(file)
-            .map(|f| {
-                f.rules
-                    .into_iter()
-                    .map(|r| (r.name.clone(), r.to_json().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        *self.lock() = Book { rules, known: true };
         self.changed();
     }
 
@@ -129,6 +122,19 @@ impl RuleBook {
         text.push('\n');
         text
     }
+}
+
+/// The rules of a rules file (a brain's `rules` answer, the book's own
+/// file), each read on its own: one that does not read is left out, not
+/// the file with it.
+pub(crate) fn rules_in(file: &str) -> Vec<ente_brain::Rule> {
+    serde_json::from_str::<serde_json::Value>(file)
+        .ok()
+        .and_then(|v| v.get("rules").and_then(|r| r.as_array()).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| ente_brain::Rule::parse_one(&r.to_string()).ok())
+        .collect()
 }
 
 /// The journal level of each Ente that has one; the rest pass every line.
@@ -190,13 +196,20 @@ mod tests {
             book.put(n, &rule(n)).expect("room");
         }
         book.put("alpha", &rule("alpha")).expect("room");
-        book.remove("mid");
+        assert!(book.remove("mid"));
+        assert!(!book.remove("mid"), "a name not held is no removal");
         let file = ente_brain::RuleFile::parse(&book.file()).expect("reads");
         let names: Vec<&str> = file.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["zeta", "alpha"]);
-        book.set_file(&book.file().replace("\"zeta\"", "\"omega\""));
-        assert_eq!(book.names(), ["omega", "alpha"]);
-        assert!(book.known());
+        let file = book.file().replace("\"zeta\"", "\"omega\"");
+        let unreadable = file.replace("\"name\": \"alpha\"", "\"name\": \"al/pha\"");
+        let read: Vec<String> = rules_in(&unreadable).into_iter().map(|r| r.name).collect();
+        assert_eq!(
+            read,
+            ["omega"],
+            "the rule that does not read is left out, not the rest"
+        );
+        assert!(!book.known(), "puts alone make no record of a start");
         book.clear();
         assert!(book.is_empty() && book.known());
         for i in 0..ente_brain::RULES_MAX {

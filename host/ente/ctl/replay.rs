@@ -119,6 +119,13 @@ pub fn run(socket: &Path, home: &Path, json: bool) -> ExitCode {
                 println!("  `{}`: in force, not in the chain", l.name);
             }
         }
+        let names =
+            |rules: &[ente_brain::Rule]| rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let (chain, force) = (names(&replayed.rules), names(&live.rules));
+        if chain != force {
+            println!("  in the chain's order: {}", chain.join(", "));
+            println!("  in force, in order:   {}", force.join(", "));
+        }
     }
     if equal {
         ExitCode::SUCCESS

@@ -404,10 +404,14 @@ async fn act(s: &Served, uid: u32, verb: &str, name: &str) -> Reply {
 /// An Ente's journal level, set by the operator (any Ente: the seed's
 /// authority); said and audited as any operator's change.
 fn log_level(s: &Served, uid: u32, name: &str, level: &str) -> Reply {
-    let request = format!("log-level {name} {level}");
+    let found = render::find(&s.handles, name);
+    let request = match &found {
+        Ok(id) => format!("log-level {level} for {name} ({id})"),
+        Err(_) => format!("log-level {level} for {name}"),
+    };
     let outcome = ente_core::Level::from_name(level)
         .ok_or_else(|| format!("`{level}` is not a level (trace, debug, info, warn, error)"))
-        .and_then(|level| render::find(&s.handles, name).map(|id| (id, level)))
+        .and_then(|level| found.map(|id| (id, level)))
         .map(|(id, level)| s.handles.floors.set(id, level));
     said(s, uid, request, outcome)
 }

@@ -47,7 +47,10 @@ pub fn pump(
                     .is_some_and(|fd| fds.iter().any(|p| p.fd == fd.as_raw_fd() && p.revents != 0));
                 if ready {
                     s.read(&mut |level, text| {
-                        if bucket.take() {
+                        // Under its level: dropped before it counts
+                        // against the rate.
+                        if !journal.admits(&identity, level) {
+                        } else if bucket.take() {
                             journal.line(&identity, level, text);
                         } else {
                             dropped.fetch_add(1, Ordering::Relaxed);

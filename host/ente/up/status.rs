@@ -266,8 +266,8 @@ pub fn line_of(e: &Occurrence) -> Option<String> {
         Kind::RulePromoted { rule, by, .. } => {
             format!("{label}: rule `{rule}` put in force by {by}")
         }
-        Kind::RuleRemoved { rule, .. } if rule == "*" => format!(
-            "{label}: starts with no rules in force (no saved state): a replay of the audit chain begins here"
+        Kind::RuleRemoved { rule, by } if rule == "*" => format!(
+            "{label}: the record of its rules starts over ({by}): a replay of the audit chain begins here"
         ),
         Kind::RuleRemoved { rule, by } => format!("{label}: rule `{rule}` removed by {by}"),
         Kind::Restored {

@@ -196,8 +196,9 @@ impl Core {
                         }
                     }
                 }
-                (BrainAsk::Remove(name), BrainAnswer::Removed(true)) => {
-                    book.remove(name);
+                // Recorded only when the book held it: a name it never had
+                // (or `*`) is no removal.
+                (BrainAsk::Remove(name), BrainAnswer::Removed(true)) if book.remove(name) => {
                     spine.emit(
                         Some((id, &label)),
                         Kind::RuleRemoved {
@@ -247,7 +248,11 @@ impl Core {
             );
         }
         for rule in outcome.removed {
-            self.h.rules.remove(&rule);
+            // Only what the book held: a brain cannot reset the chain's
+            // record by naming a rule it never had (or `*`).
+            if !self.h.rules.remove(&rule) {
+                continue;
+            }
             self.h.spine.emit(
                 Some((brain, &label)),
                 Kind::RuleRemoved {

@@ -155,81 +155,8 @@ impl Core {
             return;
         }
         if r.brain {
-            match brain {
-                Some(BrainStart::Holds(file)) => {
-                    self.h.rules.set_file(&file);
-                    self.h.spine.emit(
-                        Some((id, r.label())),
-                        Kind::Journal {
-                            level: crate::Level::Info,
-                            text: format!(
-                                "restored with {} rules, recorded as the host's",
-                                self.h.rules.len()
-                            ),
-                        },
-                    );
-                }
-                Some(BrainStart::Fresh(file)) => {
-                    // A new rule set: the chain says so, then records
-                    // what it starts with.
-                    self.h.rules.clear();
-                    self.h.spine.emit(
-                        Some((id, r.label())),
-                        Kind::RuleRemoved {
-                            rule: "*".into(),
-                            by: "a start without saved state (every rule)".into(),
-                        },
-                    );
-                    if let Ok(f) = ente_brain::RuleFile::parse(&file) {
-                        let label = r.label().to_owned();
-                        for rule in &f.rules {
-                            crate::actions::record_rule(
-                                &self.h.spine,
-                                &self.h.rules,
-                                id,
-                                &label,
-                                rule,
-                                "its card's RULES",
-                            );
-                        }
-                    }
-                }
-                Some(BrainStart::HandedBack(Ok(n))) => {
-                    self.h.spine.emit(
-                        Some((id, r.label())),
-                        Kind::Journal {
-                            level: crate::Level::Info,
-                            text: format!(
-                                "started without saved state: the {n} rules the host recorded handed back"
-                            ),
-                        },
-                    );
-                }
-                // Without its saved state and without the book, a brain
-                // has no rules: a replay of the audit chain starts over
-                // from here.
-                other => {
-                    if let Some(BrainStart::HandedBack(Err(why))) = other {
-                        self.h.spine.emit(
-                            Some((id, r.label())),
-                            Kind::Journal {
-                                level: crate::Level::Warn,
-                                text: format!(
-                                    "the rules the host recorded were not taken back: {why}"
-                                ),
-                            },
-                        );
-                    }
-                    self.h.rules.clear();
-                    self.h.spine.emit(
-                        Some((id, r.label())),
-                        Kind::RuleRemoved {
-                            rule: "*".into(),
-                            by: "a start without saved state (every rule)".into(),
-                        },
-                    );
-                }
-            }
+            let label = r.label().to_owned();
+            self.brain_started(id, &label, brain);
         }
         if let Some(restored) = restored {
             r.restore = None;
@@ -274,6 +201,52 @@ impl Core {
         self.kick_dependents(id);
     }
 
+    /// What a brain's start did to its rules, into the book and the chain.
+    /// A restore or a first start makes the chain say what it holds (all
+    /// rules dropped from the record, then each it holds, in order), so
+    /// that a replay needs nothing from before; a hand-back adds nothing.
+    fn brain_started(&self, id: Ulid, label: &str, start: Option<BrainStart>) {
+        let spine = &self.h.spine;
+        let anew = |by: &str, rules: &str, who: &str| {
+            self.h.rules.clear();
+            spine.emit(
+                Some((id, label)),
+                Kind::RuleRemoved {
+                    rule: "*".into(),
+                    by: by.into(),
+                },
+            );
+            for rule in crate::book::rules_in(rules) {
+                crate::actions::record_rule(spine, &self.h.rules, id, label, &rule, who);
+            }
+        };
+        let journal = |level, text: String| {
+            spine.emit(Some((id, label)), Kind::Journal { level, text });
+        };
+        match start {
+            Some(BrainStart::Holds(file)) => anew("its saved state", &file, "its saved state"),
+            Some(BrainStart::Fresh(file)) => {
+                anew("its first start in this host", &file, "its card's RULES");
+            }
+            Some(BrainStart::HandedBack(Ok(n))) => journal(
+                crate::Level::Info,
+                format!("started without saved state: the {n} rules the host recorded handed back"),
+            ),
+            Some(BrainStart::HandedBack(Err(why))) => {
+                journal(
+                    crate::Level::Warn,
+                    format!("the rules the host recorded were not taken back: {why}"),
+                );
+                anew(
+                    "a start without saved state, its rules not taken back",
+                    "",
+                    "",
+                );
+            }
+            None => anew("a start without saved state", "", ""),
+        }
+    }
+
     pub(crate) fn on_start_failed(
         &mut self,
         id: Ulid,
@@ -313,12 +286,12 @@ impl Core {
     }
 }
 
-/// The brain's rules at its start, all within `budget`: a restored one
-/// says what it holds; one that starts over is handed `book` back whole
-/// and in order, in place of whatever it started with (its card's
-/// `RULES`), so that what it holds is what the chain says; one starting
-/// for the first time says what it holds, and takes it back, so that it
-/// does not tell it again.
+/// The brain's rules at its start: a restored one says what it holds; one
+/// that starts over is handed `book` back whole and in order, in place of
+/// whatever it started with (its card's `RULES`), so that what it holds is
+/// what the chain says; one starting for the first time says what it
+/// holds, and takes it back, so that it does not tell it again. Each call
+/// has its own deadline, and no call is begun past `budget`.
 fn brain_start(
     body: &mut dyn Body,
     restored: bool,
@@ -326,10 +299,10 @@ fn brain_start(
     budget: std::time::Duration,
 ) -> Result<Option<BrainStart>, Cause> {
     let t0 = Instant::now();
-    let within = || {
+    let within = |call: &str| {
         if t0.elapsed() > budget {
             Err(Cause::Deadline {
-                call: "brain.load (its rules handed back)".into(),
+                call: format!("{call} (its rules handed back)"),
                 budget,
             })
         } else {
@@ -344,28 +317,22 @@ fn brain_start(
         return Ok(Some(BrainStart::Holds(held)));
     }
     let Some(book) = book else {
-        within()?;
-        if let Ok(f) = ente_brain::RuleFile::parse(&held)
-            && !f.rules.is_empty()
-        {
+        if !crate::book::rules_in(&held).is_empty() {
+            within("brain.load")?;
             body.ask_brain(&BrainAsk::Load(held.clone()))?;
         }
         return Ok(Some(BrainStart::Fresh(held)));
     };
-    if let Err(e) = ente_brain::RuleFile::parse(book) {
-        let why = e.first().map(ToString::to_string).unwrap_or_default();
-        return Ok(Some(BrainStart::HandedBack(Err(format!(
-            "the host's record does not read: {why}"
-        )))));
-    }
     // Every rule it holds goes, so that the book's come back in its order.
-    if let Ok(f) = ente_brain::RuleFile::parse(&held) {
-        for r in f.rules {
-            within()?;
-            body.ask_brain(&BrainAsk::Remove(r.name))?;
-        }
+    for r in crate::book::rules_in(&held) {
+        within("brain.remove")?;
+        body.ask_brain(&BrainAsk::Remove(r.name))?;
     }
-    within()?;
+    let n = crate::book::rules_in(book).len();
+    if n == 0 {
+        return Ok(Some(BrainStart::HandedBack(Ok(0))));
+    }
+    within("brain.load")?;
     Ok(Some(BrainStart::HandedBack(
         match body.ask_brain(&BrainAsk::Load(book.to_owned()))? {
             Some(BrainAnswer::Loaded(result)) => result,
