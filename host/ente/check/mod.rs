@@ -19,8 +19,10 @@ pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
             bad += 1;
         }
     }
+    let mut rules_files = 0usize;
     for file in &files {
         if let Some(verdict) = rules_file(file) {
+            rules_files += 1;
             match verdict {
                 Ok(n) => println!("ok  {} (rules file, {n} rule{})", file.display(), plural(n)),
                 Err(message) => {
@@ -47,11 +49,21 @@ pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
         }
     }
     let total = files.len();
+    let cards = total - rules_files;
+    let what = match (cards, rules_files) {
+        (_, 0) => format!("card file{}", plural(total)),
+        (0, _) => format!("rules file{}", plural(total)),
+        _ => format!(
+            "file{} ({cards} card{}, {rules_files} rules)",
+            plural(total),
+            plural(cards)
+        ),
+    };
     if bad == 0 {
-        println!("{total} card file{} valid", plural(total));
+        println!("{total} {what} valid");
         ExitCode::SUCCESS
     } else {
-        eprintln!("{bad} of {total} card file{} refused", plural(total));
+        eprintln!("{bad} of {total} {what} refused");
         ExitCode::FAILURE
     }
 }
