@@ -14,6 +14,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use ulid::Ulid;
 
+/// The most the book holds, its rules' JSON together: a brain that
+/// promotes 256 rules of a megabyte each is refused past it.
+pub const BOOK_MAX: usize = 2 << 20;
+
+/// The longest rules file read from a brain's answer (or the book's own,
+/// pretty-printed): past it, none of it is read.
+pub const RULES_READ_MAX: usize = 8 << 20;
+
 /// The brain's rules in force as recorded: (name, the rule's JSON), in the
 /// order the brain holds them (a rule replaced keeps its place, a new one
 /// goes last), so that the rules handed back fire in the same order.
@@ -46,6 +54,17 @@ impl RuleBook {
     /// [`ente_brain::RULES_MAX`] rules, as the brain refuses it.
     pub(crate) fn put(&self, name: &str, json: &str) -> Result<(), String> {
         let mut b = self.lock();
+        let others: usize = b
+            .rules
+            .iter()
+            .filter(|(n, _)| n != name)
+            .map(|(_, j)| j.len())
+            .sum();
+        if others + json.len() > BOOK_MAX {
+            return Err(format!(
+                "the host records at most {BOOK_MAX} bytes of a brain's rules"
+            ));
+        }
         if let Some(r) = b.rules.iter_mut().find(|(n, _)| n == name) {
             r.1 = json.to_owned();
         } else if b.rules.len() >= ente_brain::RULES_MAX {
@@ -128,6 +147,9 @@ impl RuleBook {
 /// file), each read on its own: one that does not read is left out, not
 /// the file with it.
 pub(crate) fn rules_in(file: &str) -> Vec<ente_brain::Rule> {
+    if file.len() > RULES_READ_MAX {
+        return Vec::new();
+    }
     serde_json::from_str::<serde_json::Value>(file)
         .ok()
         .and_then(|v| v.get("rules").and_then(|r| r.as_array()).cloned())
@@ -221,6 +243,11 @@ mod tests {
             book.put("r0", &rule("r0")).is_ok(),
             "a replacement needs no room"
         );
+        book.clear();
+        let big = "x".repeat(BOOK_MAX / 2 + 1);
+        assert!(book.put("a", &big).is_ok());
+        assert!(book.put("b", &big).is_err(), "past the book's bytes");
+        assert!(rules_in(&" ".repeat(RULES_READ_MAX + 1)).is_empty());
     }
 
     #[test]
