@@ -457,6 +457,10 @@ fn a_rule_lowers_what_an_entes_journal_keeps() {
         "name": "hush-the-talker",
         "on": {"kind": "stopped", "ente": "bystander"},
         "action": {"kind": "LogLevel", "ente": "talker", "level": "warn"}
+    }, {
+        "name": "hush-itself",
+        "on": {"kind": "stopped", "ente": "bystander"},
+        "action": {"kind": "LogLevel", "ente": "brain", "level": "error"}
     }]});
     let mut brain = Ente::new("brain", "brain")
         .env("RULES", &rules.to_string())
@@ -485,6 +489,14 @@ fn a_rule_lowers_what_an_entes_journal_keeps() {
         fired.contains("journal level of `talker` to warn") && !fired.contains("refused"),
         "{fired}"
     );
+    // The brain is not its own descendant: refused, recorded.
+    let refused = up.wait_for("rule `hush-itself` fired");
+    assert!(
+        refused.contains("refused") && refused.contains("not a descendant of the brain"),
+        "{refused}"
+    );
+    let (_, out, _) = ctl(h, &["status", "talker"]);
+    assert!(out.contains("journal:   warn and above kept"), "{out}");
     let before = served(h, "echo");
     std::thread::sleep(Duration::from_millis(1500));
     let after = served(h, "echo");

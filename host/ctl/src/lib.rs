@@ -24,8 +24,9 @@ pub use wire::{
     read_session_async, session_marker, write_frame, write_frame_async,
 };
 
-/// The protocol's version: a request of another is refused by name.
-pub const VERSION: u16 = 2;
+/// The protocol's version: a request of another is refused by name. (3:
+/// `log-level`, and each row's journal level.)
+pub const VERSION: u16 = 3;
 
 /// What begins a session's marker: eight bytes no frame of a short answer
 /// starts with, followed by the nonce.

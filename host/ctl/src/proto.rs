@@ -118,6 +118,9 @@ pub struct EnteRow {
     pub spawned: bool,
     /// The leases it holds: "endpoint at provider, N s left".
     pub leases: Vec<String>,
+    /// The level its journal lines must reach to be kept (set by a rule
+    /// or an operator); none: every line.
+    pub journal_floor: Option<String>,
 }
 
 /// One event of the host's spine, rendered.

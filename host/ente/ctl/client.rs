@@ -193,6 +193,12 @@ fn print_status(rows: &[EnteRow]) {
         } else {
             println!("  calls:     none yet");
         }
+        if let Some(level) = &r.journal_floor {
+            println!(
+                "  journal:   {level} and above kept (`ente ctl log-level {} trace` keeps all)",
+                r.label
+            );
+        }
         println!("  cpu:       {} ms", r.cpu_ms);
         println!("  memory:    {} KiB", r.mem_bytes / 1024);
         if r.leases.is_empty() {

@@ -74,6 +74,9 @@ pub fn rows(handles: &Handles, only: Option<Ulid>) -> Vec<EnteRow> {
                 mem_bytes: memory_bytes(&r.counters),
                 call_mean_us,
                 spawned: r.spawned,
+                journal_floor: Some(handles.floors.floor(r.id))
+                    .filter(|&l| l != ente_core::Level::Trace)
+                    .map(|l| l.name().to_owned()),
                 leases: leases
                     .iter()
                     .filter(|(caller, ..)| *caller == r.id)
