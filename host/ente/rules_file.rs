@@ -48,7 +48,7 @@ pub fn start(handles: &Handles, home: &Path) -> tokio::task::JoinHandle<()> {
                 continue;
             }
             written = changes;
-            let (text, path) = (book.file(), path.clone());
+            let (text, path) = (book.pretty(), path.clone());
             let wrote = tokio::task::spawn_blocking(move || {
                 ente_state::file::write_atomic(&path, text.as_bytes(), 0o644)
                     .map_err(|e| format!("{}: {e}", path.display()))

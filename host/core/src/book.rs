@@ -14,13 +14,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use ulid::Ulid;
 
-/// The most the book holds, its rules' JSON together: a brain that
-/// promotes 256 rules of a megabyte each is refused past it.
-pub const BOOK_MAX: usize = 2 << 20;
+/// The most the book holds, its rules' JSON (compact) together: a brain
+/// that promotes 256 rules of a megabyte each is refused past it. Well
+/// under the 1 MiB a rules file may have (`ente ctl brain load`, `ente
+/// check`), so that the book written out is one.
+pub const BOOK_MAX: usize = 512 << 10;
 
-/// The longest rules file read from a brain's answer (or the book's own,
-/// pretty-printed): past it, none of it is read.
+/// The longest rules file read from a brain's answer: past it, none of it
+/// is read. (The book itself is handed back compact, under [`BOOK_MAX`].)
 pub const RULES_READ_MAX: usize = 8 << 20;
+
+/// The longest pretty rules file written out; a longer one (a Spawn card
+/// nested deep grows several times when indented) is written compact.
+const PRETTY_MAX: usize = 1 << 20;
 
 /// The brain's rules in force as recorded: (name, the rule's JSON), in the
 /// order the brain holds them (a rule replaced keeps its place, a new one
@@ -127,17 +133,31 @@ impl RuleBook {
         self.changes.load(Ordering::Acquire)
     }
 
-    /// The book as a rules file (JSON, in order), which `ente check` reads
-    /// and `ente ctl brain load` puts in force.
+    /// The book as a rules file (JSON, in order, compact: at most a little
+    /// over [`BOOK_MAX`]), what a brain is handed back.
     pub fn file(&self) -> String {
-        let rules: Vec<serde_json::Value> = self
-            .lock()
-            .rules
-            .iter()
-            .filter_map(|(_, j)| serde_json::from_str(j).ok())
-            .collect();
-        let mut text = serde_json::to_string_pretty(&serde_json::json!({ "rules": rules }))
-            .unwrap_or_else(|_| String::from("{\"rules\": []}"));
+        let b = self.lock();
+        let mut text = String::from("{\"rules\":[");
+        for (i, (_, json)) in b.rules.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(json);
+        }
+        text.push_str("]}");
+        text
+    }
+
+    /// The book as a rules file to read (indented, unless that makes it
+    /// longer than a rules file may be), which `ente check` reads and
+    /// `ente ctl brain load` puts in force.
+    pub fn pretty(&self) -> String {
+        let compact = self.file();
+        let mut text = serde_json::from_str::<serde_json::Value>(&compact)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .filter(|t| t.len() < PRETTY_MAX)
+            .unwrap_or(compact);
         text.push('\n');
         text
     }
@@ -224,7 +244,7 @@ mod tests {
         let names: Vec<&str> = file.rules.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["zeta", "alpha"]);
         let file = book.file().replace("\"zeta\"", "\"omega\"");
-        let unreadable = file.replace("\"name\": \"alpha\"", "\"name\": \"al/pha\"");
+        let unreadable = file.replace("\"name\":\"alpha\"", "\"name\":\"al/pha\"");
         let read: Vec<String> = rules_in(&unreadable).into_iter().map(|r| r.name).collect();
         assert_eq!(
             read,
@@ -247,7 +267,11 @@ mod tests {
         let big = "x".repeat(BOOK_MAX / 2 + 1);
         assert!(book.put("a", &big).is_ok());
         assert!(book.put("b", &big).is_err(), "past the book's bytes");
-        assert!(rules_in(&" ".repeat(RULES_READ_MAX + 1)).is_empty());
+        // A file that reads, padded past the bound: not read at all.
+        let one = format!("{{\"rules\": [{}]}}", rule("one"));
+        assert_eq!(rules_in(&one).len(), 1);
+        let padded = format!("{}{one}", " ".repeat(RULES_READ_MAX));
+        assert!(rules_in(&padded).is_empty());
     }
 
     #[test]
