@@ -29,7 +29,7 @@ mod stats;
 
 pub use batch::{Compact, NONE, compact, observe_batch};
 pub use crystal::{Crystal, Params, crystallise};
-pub use observer::{Event, EventRef, FANOUT, HORIZON_MS, Observer, WINDOW, key};
+pub use observer::{Event, EventRef, FANOUT, HORIZON_MS, Observer, Saved, WINDOW, key};
 pub use promote::autopromote;
 pub use rules::{
     Action, Fired, Limit, Match, RULES_MAX, Rule, RuleError, RuleFile, Rules, Shape, Target,
