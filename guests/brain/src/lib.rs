@@ -352,8 +352,8 @@ impl Snapshot for Component {
     fn restore(state: Vec<u8>) -> Result<(), String> {
         let (observer, rules) = match state.strip_prefix(STATE_TAG) {
             Some(bytes) => {
-                let s: State = postcard::from_bytes(bytes)
-                    .map_err(|e| format!("not a brain's state: {e}"))?;
+                let s: State =
+                    postcard::from_bytes(bytes).map_err(|e| format!("not a brain's state: {e}"))?;
                 let rules = RuleFile::parse(&s.rules)
                     .map_err(|_| "not a brain's state: its rules do not read")?;
                 (s.observer, rules)
