@@ -35,7 +35,8 @@ fn a_missing_path_is_named() {
     let out = ente(&["check", "cards/no-such-card.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("cards/no-such-card.json: cannot read"),
+        text(&out.stderr).contains("cards/no-such-card.json: cannot read")
+            && text(&out.stderr).contains("1 of 1 card file refused"),
         "{}",
         text(&out.stderr)
     );

@@ -13,10 +13,13 @@ use std::process::ExitCode;
 pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
     let mut files = Vec::new();
     let mut bad = 0usize;
+    // A path that cannot be read counts as a file refused.
+    let mut unread = 0usize;
     for path in paths {
         if let Err(e) = crate::home::json_files(path, &mut files) {
             eprintln!("{}: cannot read: {e}", path.display());
             bad += 1;
+            unread += 1;
         }
     }
     let mut rules_files = 0usize;
@@ -48,7 +51,7 @@ pub fn run(paths: &[PathBuf], graph: bool, home: &Path) -> ExitCode {
             }
         }
     }
-    let total = files.len();
+    let total = files.len() + unread;
     let cards = total - rules_files;
     let what = match (cards, rules_files) {
         (_, 0) => format!("card file{}", plural(total)),
