@@ -4,7 +4,7 @@
 //! component and the benchmark's native baseline run the same function.
 
 use crate::Event;
-use crate::observer::{EventRef, Observer, key};
+use crate::observer::{EventRef, Observer};
 use crate::rules::{Fired, Rules};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -65,13 +65,22 @@ pub fn observe_batch(
     let name = |i: u32| names.get(i as usize).map(String::as_str);
     // (kind, label) to the observer's kind, once per batch.
     let mut ids: crate::stats::IdMap<(u32, u32), Option<u32>> = Default::default();
+    // The key `kind@label` is put together here, in one buffer, rather
+    // than formatted anew for each.
+    let mut buf = String::new();
     let mut last = 0;
     for c in events {
         let kind = name(c.kind).unwrap_or_default();
         let label = name(c.label);
-        let id = *ids
-            .entry((c.kind, c.label))
-            .or_insert_with(|| observer.intern(&key(kind, label)));
+        let id = *ids.entry((c.kind, c.label)).or_insert_with(|| {
+            buf.clear();
+            buf.push_str(kind);
+            if let Some(l) = label {
+                buf.push('@');
+                buf.push_str(l);
+            }
+            observer.intern(&buf)
+        });
         observer.record_id(id, c.at_ms);
         let e = EventRef {
             seq: c.seq,

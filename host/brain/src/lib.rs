@@ -23,6 +23,7 @@ extern crate alloc;
 mod batch;
 mod crystal;
 mod observer;
+mod pairs;
 mod promote;
 mod rules;
 mod stats;

@@ -16,6 +16,7 @@
 //! Per event the work is one lookup of its kind and one per kind in the
 //! fan-out: no walk over the window.
 
+use crate::pairs::PairTable;
 use crate::stats::{Decayed, GapStats};
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -156,11 +157,12 @@ impl FanOut {
             self.order[j] = self.order[j - 1];
         }
         self.order[0] = slot;
-        self.slots[usize::from(slot)] = Latest {
-            kind,
-            at_ms: t,
-            ..Latest::default()
-        };
+        // Its followers past `followed` are not read: only the count is
+        // reset (not the 64 bytes, for every event).
+        let l = &mut self.slots[usize::from(slot)];
+        l.kind = kind;
+        l.at_ms = t;
+        l.followed = 0;
     }
 }
 
@@ -181,7 +183,7 @@ pub struct Observer {
     total: Decayed,
     ids: HashMap<String, u32>,
     kinds: Vec<KindStat>,
-    pairs: crate::stats::IdMap<(u32, u32), Pair>,
+    pairs: PairTable,
     latest: FanOut,
     recent: VecDeque<(u32, u64)>,
     now_ms: u64,
@@ -258,15 +260,11 @@ impl Observer {
                 break;
             }
             self.kinds[l.kind as usize].exposure.add(1.0, t, h);
-            let full = self.pairs.len() >= MAX_PAIRS;
-            let pair = match self.pairs.get_mut(&(l.kind, b)) {
-                Some(p) => p,
-                None if full => {
-                    self.untracked += 1;
-                    continue;
-                }
-                None => self.pairs.entry((l.kind, b)).or_default(),
+            let Some(i) = self.pairs.find_or_insert((l.kind, b)) else {
+                self.untracked += 1;
+                continue;
             };
+            let pair = &mut self.pairs.at_mut()[i];
             pair.all.add(1.0, t, h);
             if usize::from(l.followed) < FOLLOWERS && !l.followed_by(b) {
                 l.followers[usize::from(l.followed)] = b;
@@ -304,14 +302,14 @@ impl Observer {
     /// The pair `a` then `b`, if seen.
     pub fn pair(&self, a: &str, b: &str) -> Option<Pair> {
         let (a, b) = (*self.ids.get(a)?, *self.ids.get(b)?);
-        self.pairs.get(&(a, b)).copied()
+        self.pairs.get((a, b)).copied()
     }
 
     /// Every pair: (a, b, its count now, P(b|a), PMI, its gaps).
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str, f64, f64, f64, GapStats)> + '_ {
         let (now, h) = (self.now_ms, self.half_life_ms);
         let total = self.total.at(now, h);
-        self.pairs.iter().map(move |(&(a, b), p)| {
+        self.pairs.iter().map(move |((a, b), p)| {
             let (ka, kb) = (&self.kinds[a as usize], &self.kinds[b as usize]);
             let support = p.support.at(now, h);
             let count_a = ka.count.at(now, h);
@@ -353,7 +351,7 @@ impl Observer {
             half_life_ms: self.half_life_ms,
             total: self.total,
             kinds: self.kinds.clone(),
-            pairs: self.pairs.iter().map(|(&(a, b), p)| (a, b, *p)).collect(),
+            pairs: self.pairs.iter().map(|((a, b), p)| (a, b, *p)).collect(),
             untracked: self.untracked,
         }
     }
@@ -383,11 +381,11 @@ impl Observer {
             return None;
         }
         o.kinds = s.kinds;
-        let n = s.pairs.len();
-        o.pairs = s.pairs.into_iter().map(|(a, b, p)| ((a, b), p)).collect();
-        if o.pairs.len() != n {
-            // A pair twice.
-            return None;
+        for (a, b, p) in s.pairs {
+            if !o.pairs.insert_new((a, b), p) {
+                // A pair twice.
+                return None;
+            }
         }
         Some(o)
     }
