@@ -6,7 +6,8 @@
 //! operator is audited; a replay of the audit chain rebuilds the rules in
 //! force; a bad rules file is refused with its path named; the rules the
 //! host recorded are written out as a rules file, and handed back to a
-//! brain that starts over; a rule sets an Ente's journal level.
+//! brain that starts over; a rule sets an Ente's journal level; a rule the
+//! host cannot record is taken back from the brain.
 
 use crate::cards::{Ente, endpoint, seed};
 use crate::support::{Up, ente_in, text};
@@ -386,6 +387,49 @@ fn a_restore_from_an_older_snapshot_makes_the_chain_say_what_the_brain_holds() {
     let (code, out, err) = ctl(h, &["brain", "replay"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("rebuild the 1 rules in force, equal"), "{out}");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+}
+
+#[test]
+fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
+    // Six rules of 100 kB each: the brain takes them all, the host's book
+    // (at most 512 KiB) only five. The sixth must not stay in force in the
+    // brain, or the brain would act on a rule the chain does not hold.
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let seed_path = h.join("seed.json");
+    let card = graph(r#"{"rules": []}"#);
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+    up.wait_for("brain: ready");
+    let note = "n".repeat(100_000);
+    let big: Vec<serde_json::Value> = (0..6)
+        .map(|i| {
+            json!({
+                "name": format!("big-{i}"),
+                "on": {"kind": format!("never-{i}")},
+                "action": {"kind": "Spawn", "card": {"note": note}}
+            })
+        })
+        .collect();
+    let file = h.join("big.json");
+    std::fs::write(&file, json!({ "rules": big }).to_string()).expect("write");
+    let (code, out, err) = ctl(h, &["brain", "load", file.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let refused = up.wait_for("the host records at most");
+    assert!(
+        refused.contains("the brain is told to drop it"),
+        "{refused}"
+    );
+
+    let (code, out, _) = ctl(h, &["brain", "rules"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("big-4"), "{}", &out[..out.len().min(300)]);
+    assert!(!out.contains("big-5"), "the refused rule is still in force");
+    let (code, out, err) = ctl(h, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rebuild the 5 rules in force, equal"), "{out}");
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }

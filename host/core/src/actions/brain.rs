@@ -185,14 +185,17 @@ impl Core {
         if let Ok(answer) = &answer {
             let label = bus.slot(id).map(|s| s.label.clone()).unwrap_or_default();
             let by = "an operator".to_owned();
+            let mut refused = Vec::new();
             match (ask, answer) {
                 (BrainAsk::Promote { .. }, BrainAnswer::Promoted(Ok(json))) => {
-                    record_promoted(spine, book, id, &label, json, &by);
+                    refused.extend(record_promoted(spine, book, id, &label, json, &by));
                 }
                 (BrainAsk::Load(file), BrainAnswer::Loaded(Ok(_))) => {
                     if let Ok(f) = ente_brain::RuleFile::parse(file) {
                         for r in &f.rules {
-                            record_rule(spine, book, id, &label, r, &by);
+                            if !record_rule(spine, book, id, &label, r, &by) {
+                                refused.push(r.name.clone());
+                            }
                         }
                     }
                 }
@@ -208,6 +211,11 @@ impl Core {
                     );
                 }
                 _ => {}
+            }
+            // Taken back at once, on this worker: the brain holds only what
+            // the chain does.
+            for name in refused {
+                let _ = bus.enter(id, |b| b.0.ask_brain(&BrainAsk::Remove(name)));
             }
         }
         let _ = reply.try_send(answer);
@@ -237,16 +245,18 @@ impl Core {
                 },
             );
         }
+        let mut refused = Vec::new();
         for json in &outcome.promoted {
-            record_promoted(
+            refused.extend(record_promoted(
                 &self.h.spine,
                 &self.h.rules,
                 brain,
                 &label,
                 json,
                 "the brain",
-            );
+            ));
         }
+        self.take_back(brain, refused);
         for rule in outcome.removed {
             // Only what the book held: a brain cannot reset the chain's
             // record by naming a rule it never had (or `*`).
@@ -293,6 +303,17 @@ impl Core {
             );
         }
         self.said_unrun(brain, &label, unrun);
+    }
+
+    /// Rules the host did not record, dropped from the brain (its next
+    /// deliveries, before any later batch): what it acts on stays what the
+    /// chain holds.
+    pub(crate) fn take_back(&mut self, brain: Ulid, names: Vec<String>) {
+        for name in names {
+            // Nobody waits for the answer.
+            let (reply, _) = std::sync::mpsc::sync_channel(1);
+            self.enqueue(brain, Delivery::Ask(BrainAsk::Remove(name), reply));
+        }
     }
 
     /// Firings past the host's budget, said.
@@ -430,18 +451,37 @@ fn ente_runtime_free_clean(text: &str) -> String {
 }
 
 /// A promotion the brain reported, into the chain only if it reads back as
-/// a rule (a replay rebuilds the rules from these); else a refusal.
-fn record_promoted(spine: &Spine, book: &RuleBook, brain: Ulid, label: &str, json: &str, by: &str) {
+/// a rule (a replay rebuilds the rules from these); else a refusal. The
+/// name of a rule refused, if it has one: the brain is to drop it, or it
+/// would act on a rule the chain does not hold.
+fn record_promoted(
+    spine: &Spine,
+    book: &RuleBook,
+    brain: Ulid,
+    label: &str,
+    json: &str,
+    by: &str,
+) -> Option<String> {
     match ente_brain::Rule::parse_one(json) {
-        Ok(rule) => record_rule(spine, book, brain, label, &rule, by),
-        Err(why) => refuse_promotion(
-            spine,
-            brain,
-            label,
-            format!("the rule it reported does not read: {why}"),
-        ),
+        Ok(rule) => (!record_rule(spine, book, brain, label, &rule, by)).then_some(rule.name),
+        Err(why) => {
+            refuse_promotion(
+                spine,
+                brain,
+                label,
+                format!("the rule it reported does not read: {why}"),
+            );
+            serde_json::from_str::<serde_json::Value>(json)
+                .ok()?
+                .get("name")?
+                .as_str()
+                .map(|n| n.chars().take(NAME_MAX).collect())
+        }
     }
 }
+
+/// The longest rule name the host asks a brain to drop.
+const NAME_MAX: usize = 256;
 
 fn refuse_promotion(spine: &Spine, brain: Ulid, label: &str, why: String) {
     spine.emit(
@@ -449,13 +489,14 @@ fn refuse_promotion(spine: &Spine, brain: Ulid, label: &str, why: String) {
         Kind::Refused {
             by: brain,
             request: "promote a rule".into(),
-            why,
+            why: format!("{why}; the brain is told to drop it"),
         },
     );
 }
 
 /// A rule in force: into the host's book and the chain, as the host writes
 /// it (its JSON made again from what was read, so bounded and plain).
+/// Whether it was recorded (a full book refuses it).
 pub(crate) fn record_rule(
     spine: &Spine,
     book: &RuleBook,
@@ -463,10 +504,11 @@ pub(crate) fn record_rule(
     label: &str,
     rule: &ente_brain::Rule,
     by: &str,
-) {
+) -> bool {
     let json = rule.to_json().to_string();
     if let Err(why) = book.put(&rule.name, &json) {
-        return refuse_promotion(spine, brain, label, why);
+        refuse_promotion(spine, brain, label, why);
+        return false;
     }
     spine.emit(
         Some((brain, label)),
@@ -476,6 +518,7 @@ pub(crate) fn record_rule(
             json,
         },
     );
+    true
 }
 
 /// An action in words.

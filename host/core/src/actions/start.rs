@@ -154,9 +154,10 @@ impl Core {
         if r.generation != generation {
             return;
         }
+        let mut refused = Vec::new();
         if r.brain {
             let label = r.label().to_owned();
-            self.brain_started(id, &label, brain);
+            refused = self.brain_started(id, &label, brain);
         }
         if let Some(restored) = restored {
             r.restore = None;
@@ -197,6 +198,7 @@ impl Core {
             self.supervise(id, cause, true);
             return;
         }
+        self.take_back(id, refused);
         self.pump(id);
         self.kick_dependents(id);
     }
@@ -205,9 +207,11 @@ impl Core {
     /// A restore or a first start makes the chain say what it holds (all
     /// rules dropped from the record, then each it holds, in order), so
     /// that a replay needs nothing from before; a hand-back adds nothing.
-    fn brain_started(&self, id: Ulid, label: &str, start: Option<BrainStart>) {
+    /// The rules the book did not take: the brain is to drop them.
+    fn brain_started(&self, id: Ulid, label: &str, start: Option<BrainStart>) -> Vec<String> {
         let spine = &self.h.spine;
-        let anew = |by: &str, rules: &str, who: &str| {
+        let mut refused = Vec::new();
+        let mut anew = |by: &str, rules: &str, who: &str| {
             self.h.rules.clear();
             spine.emit(
                 Some((id, label)),
@@ -217,7 +221,9 @@ impl Core {
                 },
             );
             for rule in crate::book::rules_in(rules) {
-                crate::actions::record_rule(spine, &self.h.rules, id, label, &rule, who);
+                if !crate::actions::record_rule(spine, &self.h.rules, id, label, &rule, who) {
+                    refused.push(rule.name);
+                }
             }
         };
         let journal = |level, text: String| {
@@ -245,6 +251,7 @@ impl Core {
             }
             None => anew("a start without saved state", "", ""),
         }
+        refused
     }
 
     pub(crate) fn on_start_failed(
