@@ -176,6 +176,32 @@ pub struct Saved {
     untracked: u64,
 }
 
+impl Saved {
+    /// The pairs it holds.
+    pub fn pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Only the `n` pairs of most support (those nearest to crystals), for
+    /// a state that must fit a size: the rest are learnt again.
+    pub fn keep_strongest(&mut self, n: usize) {
+        if n < self.pairs.len() {
+            self.pairs
+                .sort_by(|x, y| y.2.support.value.total_cmp(&x.2.support.value));
+            self.pairs.truncate(n);
+        }
+    }
+
+    /// No counts at all (the half-life kept): what is left when even its
+    /// kinds do not fit.
+    pub fn forget_counts(&mut self) {
+        *self = Saved {
+            half_life_ms: self.half_life_ms,
+            ..Saved::default()
+        };
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Observer {
     half_life_ms: Option<f64>,
@@ -188,6 +214,11 @@ pub struct Observer {
     recent: VecDeque<(u32, u64)>,
     now_ms: u64,
     untracked: u64,
+    /// Added to each event's time: a restored observer's clock goes on
+    /// from where the saved one stopped, though the new host's clock began
+    /// again at 0 (set by the first event after a restore).
+    offset_ms: u64,
+    rebase: bool,
 }
 
 impl Observer {
@@ -243,7 +274,11 @@ impl Observer {
     /// Count one event of an interned kind (`None`: past the bounds, counted
     /// as untracked).
     pub fn record_id(&mut self, id: Option<u32>, at_ms: u64) {
-        let t = at_ms.max(self.now_ms);
+        if self.rebase {
+            self.rebase = false;
+            self.offset_ms = self.now_ms.saturating_sub(at_ms);
+        }
+        let t = at_ms.saturating_add(self.offset_ms).max(self.now_ms);
         self.now_ms = t;
         let Some(b) = id.filter(|&b| (b as usize) < self.kinds.len()) else {
             self.untracked += 1;
@@ -370,6 +405,7 @@ impl Observer {
             half_life_ms: s.half_life_ms,
             total: s.total,
             untracked: s.untracked,
+            rebase: true,
             ..Observer::default()
         };
         for (i, k) in s.kinds.iter().enumerate() {

@@ -132,6 +132,61 @@ fn what_a_snapshot_keeps_gives_the_same_crystals() {
 }
 
 #[test]
+fn a_restored_observer_goes_on_from_its_saved_time_on_a_clock_that_began_again() {
+    // Saved late in one host's life (its clock near 500 s); the next
+    // host's clock starts again at 0. Its gaps are still measured, and its
+    // decay still runs: the saved time is not a wall the new events pile
+    // up against.
+    let mut o = Observer::new().with_half_life(60_000.0);
+    o.record("a", 500_000);
+    let saved = serde_json::to_string(&o.save()).expect("json");
+    let mut back = Observer::restore(serde_json::from_str(&saved).expect("json")).expect("whole");
+    for start in [1_000, 2_000, 3_000] {
+        back.record("x", start);
+        back.record("y", start + 100);
+    }
+    let pair = back.pair("x", "y").expect("x then y");
+    assert_eq!(pair.gaps.count, 3);
+    assert!(
+        (pair.gaps.mean_ms() - 100.0).abs() < 1e-9,
+        "{:?}",
+        pair.gaps
+    );
+    // The last event is 2,100 ms after the first of this life, which came
+    // at the saved time.
+    assert_eq!(back.now_ms(), 502_100);
+    let left = back.count("a");
+    assert!(
+        (left - 0.5f64.powf(2_100.0 / 60_000.0)).abs() < 1e-9,
+        "{left}"
+    );
+}
+
+#[test]
+fn a_state_cut_to_size_keeps_the_pairs_of_most_support() {
+    let mut o = Observer::new();
+    // a then b five times, c then d once.
+    for i in 0..5 {
+        o.record("a", i * 1_000);
+        o.record("b", i * 1_000 + 100);
+    }
+    o.record("c", 20_000);
+    o.record("d", 20_100);
+    let mut saved = o.save();
+    let all = saved.pairs();
+    assert!(all > 2, "{all}");
+    saved.keep_strongest(1);
+    assert_eq!(saved.pairs(), 1);
+    let back = Observer::restore(saved.clone()).expect("whole");
+    assert_eq!(back.pair("a", "b").map(|p| p.gaps.count), Some(5));
+    assert!(back.pair("c", "d").is_none());
+    saved.forget_counts();
+    let back = Observer::restore(saved).expect("whole");
+    assert_eq!(back.pairs().count(), 0);
+    assert_eq!(back.count("a"), 0.0);
+}
+
+#[test]
 fn the_brain_promotes_each_crystal_once_on_its_own() {
     use ente_brain::{Rules, autopromote};
     let o = scripted(&[100, 110, 90, 105, 95], true);
