@@ -416,10 +416,14 @@ fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
     let file = h.join("big.json");
     std::fs::write(&file, json!({ "rules": big }).to_string()).expect("write");
     let (code, out, err) = ctl(h, &["brain", "load", file.to_str().expect("utf-8")]);
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("6 rules loaded, but the host did not record `big-5`"),
+        "{err}"
+    );
     let refused = up.wait_for("the host records at most");
     assert!(
-        refused.contains("the brain is told to drop it"),
+        refused.contains("`big-5` (") && refused.contains("the brain is told to drop it"),
         "{refused}"
     );
 

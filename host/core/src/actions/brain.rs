@@ -176,16 +176,16 @@ impl Core {
         ask: &BrainAsk,
         reply: &Reply<BrainAnswer>,
     ) -> Event {
-        let answer = match bus.enter(id, |b| b.0.ask_brain(ask)) {
+        let mut answer = match bus.enter(id, |b| b.0.ask_brain(ask)) {
             Ok(Ok(Some(answer))) => Ok(answer),
             Ok(Ok(None)) => Err("its body is no brain (it does not export ente:core/brain)".into()),
             Ok(Err(cause)) => Err(format!("the brain broke: {cause}")),
             Err(e) => Err(e.to_string()),
         };
+        let mut refused = Vec::new();
         if let Ok(answer) = &answer {
             let label = bus.slot(id).map(|s| s.label.clone()).unwrap_or_default();
             let by = "an operator".to_owned();
-            let mut refused = Vec::new();
             match (ask, answer) {
                 (BrainAsk::Promote { .. }, BrainAnswer::Promoted(Ok(json))) => {
                     refused.extend(record_promoted(spine, book, id, &label, json, &by));
@@ -212,11 +212,28 @@ impl Core {
                 }
                 _ => {}
             }
-            // Taken back at once, on this worker: the brain holds only what
-            // the chain does.
+        }
+        // Taken back at once, on this worker: the brain holds only what
+        // the chain does; and the asker is told.
+        if !refused.is_empty() {
+            let said = format!(
+                "the host did not record {} (see the events for why): taken back from the brain",
+                refused
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             for name in refused {
                 let _ = bus.enter(id, |b| b.0.ask_brain(&BrainAsk::Remove(name)));
             }
+            answer = match answer {
+                Ok(BrainAnswer::Promoted(_)) => Ok(BrainAnswer::Promoted(Err(said))),
+                Ok(BrainAnswer::Loaded(Ok(n))) => Ok(BrainAnswer::Loaded(Err(format!(
+                    "{n} rules loaded, but {said}"
+                )))),
+                other => other,
+            };
         }
         let _ = reply.try_send(answer);
         Event::Done(Done::Delivered { ente: id })
@@ -507,6 +524,7 @@ pub(crate) fn record_rule(
 ) -> bool {
     let json = rule.to_json().to_string();
     if let Err(why) = book.put(&rule.name, &json) {
+        let why = format!("`{}` ({} bytes): {why}", rule.name, json.len());
         refuse_promotion(spine, brain, label, why);
         return false;
     }
