@@ -319,6 +319,9 @@ impl BrainGuest for Component {
 /// floats, no text), which a power-off under emulation writes several
 /// times faster than JSON and a boot reads back as fast.
 const STATE_TAG: &[u8] = b"ente-brain/1\0";
+/// The most its state takes: under the 1 MiB the host keeps of an Ente's
+/// state.
+const STATE_MAX: usize = 1_000_000;
 
 /// What a snapshot keeps: the observer's counts and the rules (as their
 /// rules file: a few, and read back by the grammar).
@@ -334,18 +337,49 @@ impl Snapshot for Component {
             let rules = RuleFile {
                 rules: b.rules.iter().map(|(r, _)| r.clone()).collect(),
             };
-            let state = State {
+            let mut state = State {
                 observer: b.observer.save(),
                 rules: rules.to_json().to_string(),
             };
-            let out = Vec::from(STATE_TAG);
-            match postcard::to_extend(&state, out) {
+            let encode = |s: &State| postcard::to_extend(s, Vec::from(STATE_TAG));
+            let mut bytes = match encode(&state) {
                 Ok(bytes) => bytes,
                 Err(e) => {
                     journal::log(Level::Error, &format!("its state not saved: {e}"));
-                    Vec::new()
+                    return Vec::new();
+                }
+            };
+            // Past what the host keeps (its whole state would be refused,
+            // the rules with it): the weakest pairs go, then if need be
+            // every count. The rules are always kept; the host's book
+            // holds them to half of this.
+            let pairs = state.observer.pairs();
+            for _ in 0..8 {
+                if bytes.len() <= STATE_MAX {
+                    break;
+                }
+                let n = state.observer.pairs();
+                if n == 0 {
+                    state.observer.forget_counts();
+                } else {
+                    let fit = n as u64 * STATE_MAX as u64 / bytes.len() as u64;
+                    state.observer.keep_strongest((fit * 9 / 10) as usize);
+                }
+                match encode(&state) {
+                    Ok(b) => bytes = b,
+                    Err(_) => return Vec::new(),
                 }
             }
+            if state.observer.pairs() < pairs {
+                journal::log(
+                    Level::Warn,
+                    &format!(
+                        "its state kept {} of its {pairs} pairs (those of most support), to fit in {STATE_MAX} bytes",
+                        state.observer.pairs()
+                    ),
+                );
+            }
+            bytes
         })
     }
 

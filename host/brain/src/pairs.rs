@@ -88,6 +88,7 @@ impl PairTable {
         }
         let slot = self.probe(key);
         match self.slots[slot] {
+            0 if self.pairs.len() >= MAX_PAIRS => None,
             0 => {
                 let i = self.pairs.len();
                 self.slots[slot] = key << 32 | i as u64;
