@@ -1,5 +1,6 @@
-//! A hostile brain: one that traps or spins in `observe` is an Ente that
-//! died (its cause recorded, restarted), and the graph goes on; one that
+//! A hostile brain: one that traps or spins in `observe`, or answers with
+//! more than the host copies of an answer, is an Ente that died (its cause
+//! recorded, restarted), and the graph goes on; one that
 //! answers each batch with 100,000 firings (spawns of cards that do not
 //! parse, stops of the seed) and 10,000 promotions that do not read has at
 //! most 256 firings of a batch run, none of them past its authority, the
@@ -16,6 +17,7 @@ fn graph(hazard: &str) -> serde_json::Value {
     let mut brain = Ente::new("brain", "hostile_brain")
         .requires_cap(json!({"kind": "Spawn"}))
         .env("HAZARD", hazard)
+        .mem(128 << 20)
         .restart(20, 100);
     brain.card["provides"] =
         json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
@@ -49,6 +51,10 @@ fn a_brain_that_traps_or_spins_in_observe_dies_and_the_graph_goes_on() {
     for (hazard, cause) in [
         ("trap", "trapped in `brain.observe`"),
         ("spin", "`brain.observe` ran past its deadline"),
+        // More answer than the host copies: the lift stops at the bound
+        // (the host does not copy 24 MiB, nor a string once per entry
+        // that names it).
+        ("huge", "too much data"),
     ] {
         let home = tempfile::tempdir().expect("home");
         let mut up = up(home.path(), hazard);

@@ -2,7 +2,8 @@
 //! `trap` traps in `observe`; `spin` never returns from it (the call
 //! deadline ends it); `flood` answers each batch with 100,000 firings, each
 //! a spawn of a card that does not parse and a stop of the seed, and
-//! 10,000 promotions of rules that do not read. The host must run none of
+//! 10,000 promotions of rules that do not read; `huge` answers with 24
+//! promotions of 1 MiB each. The host must run none of
 //! what its authority does not reach, bound what it takes, and say so.
 
 #![no_std]
@@ -65,6 +66,15 @@ impl BrainGuest for Hostile {
                 Outcome {
                     fired,
                     promoted,
+                    removed: Vec::new(),
+                }
+            }
+            "huge" => {
+                // 24 MiB of answer: more than the host copies of one.
+                let mib = "r".repeat(1 << 20);
+                Outcome {
+                    fired: Vec::new(),
+                    promoted: (0..24).map(|_| mib.clone()).collect(),
                     removed: Vec::new(),
                 }
             }

@@ -23,6 +23,25 @@ pub const MAX_REFUSAL: usize = 4096;
 /// The most an Ente's `snapshot.save` may return.
 pub const MAX_SAVED: usize = 1 << 20;
 
+/// Bytes of one brain answer (its strings and list entries) copied into the
+/// host, at most: wasmtime's hostcall fuel, spent as the answer is lifted,
+/// so that a list whose entries all name one large string cannot make the
+/// host copy it again for each. Past it the call fails and the brain is a
+/// body that broke. A batch's answer is a few kilobytes.
+pub const BRAIN_ANSWER_MAX: usize = 16 << 20;
+
+/// `call` with at most [`BRAIN_ANSWER_MAX`] bytes of its answer copied.
+fn answer_bounded<R>(
+    store: &mut Store<EnteState>,
+    call: impl FnOnce(&mut Store<EnteState>) -> wasmtime::Result<R>,
+) -> wasmtime::Result<R> {
+    let before = store.hostcall_fuel();
+    store.set_hostcall_fuel(BRAIN_ANSWER_MAX);
+    let result = call(store);
+    store.set_hostcall_fuel(before);
+    result
+}
+
 /// Why a body broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Fault {
@@ -343,7 +362,9 @@ impl Instance {
         let Some(guest) = self.guests.brain.clone() else {
             return Err(self.no_export("ente:core/brain"));
         };
-        self.guard("brain.observe", |s| guest.call_observe(s, names, events))
+        self.guard("brain.observe", |s| {
+            answer_bounded(s, |s| guest.call_observe(s, names, events))
+        })
     }
 
     /// The operator's questions to the brain (`ente ctl brain ...`).
@@ -351,31 +372,37 @@ impl Instance {
         let Some(guest) = self.guests.brain.clone() else {
             return Err(self.no_export("ente:core/brain"));
         };
-        match ask {
-            BrainAsk::Crystals {
-                min_support,
-                min_p,
-                min_pmi,
-            } => self
-                .guard("brain.crystals", |s| {
-                    guest.call_crystals(s, *min_support, *min_p, *min_pmi)
+        let guest = &guest;
+        let run = |s: &mut Store<EnteState>| {
+            answer_bounded(s, |s| -> wasmtime::Result<BrainAnswer> {
+                Ok(match ask {
+                    BrainAsk::Crystals {
+                        min_support,
+                        min_p,
+                        min_pmi,
+                    } => BrainAnswer::Crystals(guest.call_crystals(
+                        s,
+                        *min_support,
+                        *min_p,
+                        *min_pmi,
+                    )?),
+                    BrainAsk::Rules => BrainAnswer::Rules(guest.call_rules(s)?),
+                    BrainAsk::Promote { a, b, action } => {
+                        BrainAnswer::Promoted(guest.call_promote(s, a, b, action.as_deref())?)
+                    }
+                    BrainAsk::Load { file } => BrainAnswer::Loaded(guest.call_load(s, file)?),
+                    BrainAsk::Remove { name } => BrainAnswer::Removed(guest.call_remove(s, name)?),
                 })
-                .map(BrainAnswer::Crystals),
-            BrainAsk::Rules => self
-                .guard("brain.rules", |s| guest.call_rules(s))
-                .map(BrainAnswer::Rules),
-            BrainAsk::Promote { a, b, action } => self
-                .guard("brain.promote", |s| {
-                    guest.call_promote(s, a, b, action.as_deref())
-                })
-                .map(BrainAnswer::Promoted),
-            BrainAsk::Load { file } => self
-                .guard("brain.load", |s| guest.call_load(s, file))
-                .map(BrainAnswer::Loaded),
-            BrainAsk::Remove { name } => self
-                .guard("brain.remove", |s| guest.call_remove(s, name))
-                .map(BrainAnswer::Removed),
-        }
+            })
+        };
+        let call = match ask {
+            BrainAsk::Crystals { .. } => "brain.crystals",
+            BrainAsk::Rules => "brain.rules",
+            BrainAsk::Promote { .. } => "brain.promote",
+            BrainAsk::Load { .. } => "brain.load",
+            BrainAsk::Remove { .. } => "brain.remove",
+        };
+        self.guard(call, run)
     }
 
     /// `device-events.on-uevent`; an Ente that does not export it ignores events.
