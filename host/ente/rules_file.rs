@@ -18,10 +18,31 @@ pub fn path_in(home: &Path) -> PathBuf {
     home.join("brain").join("rules.json")
 }
 
+/// Where the previous host's record is kept, once this host writes its own.
+pub fn previous_in(home: &Path) -> PathBuf {
+    home.join("brain").join("rules.json.prev")
+}
+
 /// Write the rules out after each change the spine tells of (call within a
-/// tokio runtime); the task ends with the spine.
+/// tokio runtime); the task ends with the spine. The record an earlier
+/// host left is moved aside first: this host's brain starts from its card
+/// or its snapshot, and would write over what the operator may want to
+/// load back.
 pub fn start(handles: &Handles, home: &Path) -> tokio::task::JoinHandle<()> {
     let path = path_in(home);
+    if path.exists() {
+        let prev = previous_in(home);
+        match std::fs::rename(&path, &prev) {
+            Ok(()) => tracing::info!(
+                "the brain's rules of the previous run kept in {} (`ente ctl brain load` puts them back)",
+                prev.display()
+            ),
+            Err(e) => tracing::warn!(
+                "{}: not moved aside ({e}): this run writes over it",
+                path.display()
+            ),
+        }
+    }
     // Only the subscription and the book: the spine closes without it.
     let mut events = handles.spine.subscribe();
     let book = handles.rules.clone();

@@ -298,6 +298,15 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     );
     assert_eq!(code, 0, "{err}");
     let before = learnt(h);
+    let rule = "died@flaky > backing_off@flaky";
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(h.join("brain/rules.json"))
+        .unwrap_or_default()
+        .contains(rule)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never written out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
     assert!(
@@ -310,9 +319,12 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     // force, and the chain still rebuilds it (no fresh start was marked).
     let mut up = Up::start_with(h, &seed_path, &["--restore"]);
     up.wait_for("brain: its saved state handed back");
+    // The first run's record, moved aside before this run writes its own.
+    let prev = std::fs::read_to_string(h.join("brain/rules.json.prev")).unwrap_or_default();
+    assert!(prev.contains(rule), "rules.json.prev: {prev}");
     let (code, out, _) = ctl(h, &["brain", "rules"]);
     assert_eq!(code, 0);
-    assert!(out.contains("died@flaky > backing_off@flaky"), "{out}");
+    assert!(out.contains(rule), "{out}");
     assert!(
         learnt(h) >= before,
         "the counts came back: {} < {before}",
