@@ -81,15 +81,19 @@ pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {
             .collect(),
         // Whole or not at all: a rule cut short would not read back (the
         // core refuses what does not read, and says so).
+        // Read here, on the worker: the loop never parses a brain's JSON.
         promoted: o
             .promoted
             .into_iter()
             .take(MAX_CHANGED)
             .map(|j| {
                 if j.len() > PROMOTION_MAX {
-                    String::new()
+                    ente_core::Promotion::Unread {
+                        name: None,
+                        why: format!("{} bytes, more than {PROMOTION_MAX}", j.len()),
+                    }
                 } else {
-                    j
+                    ente_core::Promotion::read(&j)
                 }
             })
             .collect(),

@@ -46,7 +46,7 @@ pub use event::{BrainStart, Control, Done, Ending, Event, Reply, Signal};
 pub use procs::{ExitSink, Proc, Procs};
 pub use runner::{
     Body, BrainAnswer, BrainAsk, BrainOutcome, Counters, Death, Exports, KillSlot, KillSwitch,
-    Live, Prepared, Runner, Spec, Verdict,
+    Live, Prepared, Promotion, Runner, Spec, Verdict,
 };
 pub use snapshot::{RestoreError, Restored, STATES_BUDGET, Taken, take as take_snapshot};
 pub use spine::{Durable, Kind, Level, Next, Occurrence, Spine, Subscription, snake};

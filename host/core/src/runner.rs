@@ -179,12 +179,45 @@ pub trait Body: Send {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BrainOutcome {
     pub fired: Vec<ente_brain::Fired>,
-    /// Rules it promoted (each its JSON) and removed (names) on its own.
-    pub promoted: Vec<String>,
+    /// Rules it promoted (each read from its JSON on the worker, so that
+    /// the loop never parses what a brain wrote) and removed (names) on
+    /// its own.
+    pub promoted: Vec<Promotion>,
     pub removed: Vec<String>,
     /// What it reported past the host's bounds for one batch: not run,
     /// counted and said.
     pub unrun: u64,
+}
+
+/// A rule a brain promoted on its own, as the worker read it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Promotion {
+    Read(Box<ente_brain::Rule>),
+    /// Its JSON does not read as a rule: why, and its name if it has one
+    /// (the brain is told to drop it).
+    Unread {
+        name: Option<String>,
+        why: String,
+    },
+}
+
+impl Promotion {
+    /// A rule's JSON, as a brain reported it, read.
+    pub fn read(json: &str) -> Promotion {
+        match ente_brain::Rule::parse_one(json) {
+            Ok(rule) => Promotion::Read(Box::new(rule)),
+            Err(why) => Promotion::Unread {
+                name: serde_json::from_str::<serde_json::Value>(json)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("name")?
+                            .as_str()
+                            .map(|n| n.chars().take(256).collect())
+                    }),
+                why: why.to_string(),
+            },
+        }
+    }
 }
 
 /// What an operator asks the brain.

@@ -8,7 +8,7 @@
 use crate::book::RuleBook;
 use crate::core::Core;
 use crate::event::{Control, Done, Event, Reply};
-use crate::runner::{BrainAnswer, BrainAsk, BrainOutcome, Live};
+use crate::runner::{BrainAnswer, BrainAsk, BrainOutcome, Live, Promotion};
 use crate::spine::{Kind, Level, Next, Occurrence, Spine, Subscription};
 use crate::table::Delivery;
 use ente_brain::{Action, Target};
@@ -188,7 +188,8 @@ impl Core {
             let by = "an operator".to_owned();
             match (ask, answer) {
                 (BrainAsk::Promote { .. }, BrainAnswer::Promoted(Ok(json))) => {
-                    refused.extend(record_promoted(spine, book, id, &label, json, &by));
+                    let p = Promotion::read(json);
+                    refused.extend(record_promotion(spine, book, id, &label, &p, &by));
                 }
                 (BrainAsk::Load(file), BrainAnswer::Loaded(Ok(_))) => {
                     if let Ok(f) = ente_brain::RuleFile::parse(file) {
@@ -263,13 +264,13 @@ impl Core {
             );
         }
         let mut refused = Vec::new();
-        for json in &outcome.promoted {
-            refused.extend(record_promoted(
+        for p in &outcome.promoted {
+            refused.extend(record_promotion(
                 &self.h.spine,
                 &self.h.rules,
                 brain,
                 &label,
-                json,
+                p,
                 "the brain",
             ));
         }
@@ -471,34 +472,29 @@ fn ente_runtime_free_clean(text: &str) -> String {
 /// a rule (a replay rebuilds the rules from these); else a refusal. The
 /// name of a rule refused, if it has one: the brain is to drop it, or it
 /// would act on a rule the chain does not hold.
-fn record_promoted(
+fn record_promotion(
     spine: &Spine,
     book: &RuleBook,
     brain: Ulid,
     label: &str,
-    json: &str,
+    promotion: &Promotion,
     by: &str,
 ) -> Option<String> {
-    match ente_brain::Rule::parse_one(json) {
-        Ok(rule) => (!record_rule(spine, book, brain, label, &rule, by)).then_some(rule.name),
-        Err(why) => {
+    match promotion {
+        Promotion::Read(rule) => {
+            (!record_rule(spine, book, brain, label, rule, by)).then(|| rule.name.clone())
+        }
+        Promotion::Unread { name, why } => {
             refuse_promotion(
                 spine,
                 brain,
                 label,
                 format!("the rule it reported does not read: {why}"),
             );
-            serde_json::from_str::<serde_json::Value>(json)
-                .ok()?
-                .get("name")?
-                .as_str()
-                .map(|n| n.chars().take(NAME_MAX).collect())
+            name.clone()
         }
     }
 }
-
-/// The longest rule name the host asks a brain to drop.
-const NAME_MAX: usize = 256;
 
 fn refuse_promotion(spine: &Spine, brain: Ulid, label: &str, why: String) {
     spine.emit(
