@@ -35,8 +35,6 @@ pub const HORIZON_MS: u64 = 10_000;
 /// grow the brain without bound).
 pub const MAX_KINDS: usize = 4096;
 pub const MAX_PAIRS: usize = 65_536;
-/// Kinds one occurrence records as having followed it, at most.
-const FOLLOWERS: usize = 16;
 
 /// One event, as the brain sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,54 +113,68 @@ pub struct Pair {
 struct Latest {
     kind: u32,
     at_ms: u64,
-    /// Kinds already counted as following this occurrence: the first
-    /// `followed` of these.
-    followers: [u32; FOLLOWERS],
-    followed: u8,
+    /// Which occurrence it is (from 1, in the order they came): a pair
+    /// notes the last occurrence of `a` whose first `b` it counted, so
+    /// "already followed by b" is one compare, not a walk over a list.
+    occurrence: u64,
 }
 
-impl Latest {
-    fn followed_by(&self, b: u32) -> bool {
-        self.followers[..usize::from(self.followed)].contains(&b)
-    }
-}
-
-/// The fan-out: fixed slots, and their order newest first, so that a kind
-/// seen again moves to the front by moving a byte, not an entry (and
-/// allocates nothing: this runs for every event).
+/// The fan-out: fixed slots, and their order newest first (a byte each,
+/// packed in a word), so that a kind seen again moves to the front by
+/// moving a byte, not an entry. It runs for every event, and compiled to
+/// wasm each loop it enters costs an interruption check per turn, so it
+/// has none: the slots are compared in a fixed count (unrolled), and the
+/// byte is found and moved with word arithmetic.
 #[derive(Debug, Clone, Copy, Default)]
 struct FanOut {
     slots: [Latest; FANOUT],
-    order: [u8; FANOUT],
+    /// Byte `j`: the slot of the `j`-th newest; those past `len` mean
+    /// nothing.
+    order: u64,
     len: u8,
 }
 
+const _: () = assert!(FANOUT == 8, "the order is a byte a slot in a u64");
+const BYTES: u64 = 0x0101_0101_0101_0101;
+
 impl FanOut {
+    /// The slot of the `j`-th newest.
+    fn at(&self, j: usize) -> usize {
+        usize::from((self.order >> (8 * j)) as u8)
+    }
+
     /// Put `kind`, seen at `t`, first: its own slot if it has one, else a
     /// free one, else the oldest's.
-    fn seen(&mut self, kind: u32, t: u64) {
+    fn seen(&mut self, kind: u32, t: u64, occurrence: u64) {
         let len = usize::from(self.len);
-        let pos = self.order[..len]
-            .iter()
-            .position(|&s| self.slots[usize::from(s)].kind == kind);
-        let (pos, slot) = match pos {
-            Some(i) => (i, self.order[i]),
-            None if len < FANOUT => {
-                self.len += 1;
-                (len, len as u8)
+        let mut own = FANOUT;
+        for (i, l) in self.slots.iter().enumerate() {
+            if i < len && l.kind == kind {
+                own = i;
             }
-            None => (len - 1, self.order[len - 1]),
-        };
-        for j in (1..=pos).rev() {
-            self.order[j] = self.order[j - 1];
         }
-        self.order[0] = slot;
-        // Its followers past `followed` are not read: only the count is
-        // reset (not the 64 bytes, for every event).
-        let l = &mut self.slots[usize::from(slot)];
-        l.kind = kind;
-        l.at_ms = t;
-        l.followed = 0;
+        let (pos, slot) = if own < FANOUT {
+            // Where its byte is: the lowest byte of `order` equal to it (a
+            // zero byte of the xor; a borrow only marks bytes above it).
+            let x = self.order ^ (BYTES * own as u64);
+            let zero = x.wrapping_sub(BYTES) & !x & (BYTES << 7);
+            ((zero.trailing_zeros() / 8) as usize, own)
+        } else if len < FANOUT {
+            self.len += 1;
+            (len, len)
+        } else {
+            (len - 1, self.at(len - 1))
+        };
+        // Byte `pos` out, the ones below it up one, `slot` in at 0.
+        let below = self.order & ((1u64 << (8 * pos)) - 1);
+        let cut = 8 * (pos as u32 + 1);
+        let above = self.order.checked_shr(cut).map_or(0, |x| x << cut);
+        self.order = above | below << 8 | slot as u64;
+        self.slots[slot] = Latest {
+            kind,
+            at_ms: t,
+            occurrence,
+        };
     }
 }
 
@@ -219,6 +231,8 @@ pub struct Observer {
     /// again at 0 (set by the first event after a restore).
     offset_ms: u64,
     rebase: bool,
+    /// Occurrences seen, for [`Latest::occurrence`].
+    occurrences: u64,
 }
 
 impl Observer {
@@ -288,8 +302,8 @@ impl Observer {
         self.total.add(1.0, t, h);
         self.kinds[b as usize].count.add(1.0, t, h);
         let fan = &mut self.latest;
-        for &slot in &fan.order[..usize::from(fan.len)] {
-            let l = &mut fan.slots[usize::from(slot)];
+        for j in 0..usize::from(fan.len) {
+            let l = &fan.slots[fan.at(j)];
             if t - l.at_ms > HORIZON_MS {
                 // Older ones follow: the fan-out is newest first.
                 break;
@@ -299,16 +313,20 @@ impl Observer {
                 self.untracked += 1;
                 continue;
             };
-            let pair = &mut self.pairs.at_mut()[i];
+            let (pair, counted) = self.pairs.at_mut(i);
             pair.all.add(1.0, t, h);
-            if usize::from(l.followed) < FOLLOWERS && !l.followed_by(b) {
-                l.followers[usize::from(l.followed)] = b;
-                l.followed += 1;
+            // The first `b` after this occurrence of `a`. (An occurrence
+            // leaves the fan-out before more than FANOUT - 1 other kinds
+            // follow it: what it would have to remember is small, and a
+            // pair's note of the last occurrence it counted is all of it.)
+            if *counted != l.occurrence {
+                *counted = l.occurrence;
                 pair.support.add(1.0, t, h);
                 pair.gaps.add(t - l.at_ms);
             }
         }
-        fan.seen(b, t);
+        self.occurrences += 1;
+        fan.seen(b, t, self.occurrences);
         if self.recent.len() == WINDOW {
             self.recent.pop_front();
         }

@@ -30,6 +30,9 @@ pub(crate) struct PairTable {
     slots: Vec<u64>,
     kinds: Vec<Kinds>,
     pairs: Vec<Pair>,
+    /// For each pair (a, b): the last occurrence of `a` whose first `b`
+    /// it counted (0: none). The observer's; not part of a snapshot.
+    counted: Vec<u64>,
 }
 
 /// The key of (a, b); `None` for an id past [`MAX_KINDS`].
@@ -51,6 +54,13 @@ impl PairTable {
         // of the key reaches.
         let shift = 64 - self.slots.len().trailing_zeros();
         let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+        // Most probes end at the first slot: that one outside the loop (a
+        // loop entered costs wasm an interruption check).
+        let s = self.slots[i];
+        if s == 0 || s >> 32 == key {
+            return i;
+        }
+        i = (i + 1) & mask;
         loop {
             let s = self.slots[i];
             if s == 0 || s >> 32 == key {
@@ -94,15 +104,17 @@ impl PairTable {
                 self.slots[slot] = key << 32 | i as u64;
                 self.kinds.push(kinds);
                 self.pairs.push(Pair::default());
+                self.counted.push(0);
                 Some(i)
             }
             s => Some((s & 0xFFFF_FFFF) as usize),
         }
     }
 
-    /// The pairs, by where [`PairTable::find_or_insert`] said they are.
-    pub fn at_mut(&mut self) -> &mut [Pair] {
-        &mut self.pairs
+    /// The pair where [`PairTable::find_or_insert`] said it is, and its
+    /// note of the occurrence it last counted.
+    pub fn at_mut(&mut self, i: usize) -> (&mut Pair, &mut u64) {
+        (&mut self.pairs[i], &mut self.counted[i])
     }
 
     /// Put a pair read back from a snapshot; `false` if it is there
@@ -157,7 +169,7 @@ mod tests {
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             let kinds = ((x >> 8) % 300, (x >> 20) % 300);
             let i = t.find_or_insert(kinds).expect("room");
-            bump(&mut t.at_mut()[i]);
+            bump(t.at_mut(i).0);
             let n = model.entry(kinds).or_insert_with(|| {
                 order.push(kinds);
                 0
@@ -186,7 +198,7 @@ mod tests {
         assert_eq!(t.len(), MAX_PAIRS);
         assert!(t.find_or_insert((side, 0)).is_none(), "a new pair, full");
         let i = t.find_or_insert((3, 4)).expect("a pair it has, full");
-        bump(&mut t.at_mut()[i]);
+        bump(t.at_mut(i).0);
         assert_eq!(t.get((3, 4)).map(|p| p.gaps.count), Some(1));
         let max = MAX_KINDS as u32;
         let mut small = PairTable::default();

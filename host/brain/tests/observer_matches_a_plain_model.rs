@@ -3,15 +3,17 @@
 //! each entry with its own list of followers): on any stream of kinds and
 //! times, including more kinds than the fan-out holds, repeats, long gaps
 //! past the horizon and times that go back, every pair's support, count
-//! and gaps agree, and so does each kind's count. (The bound of 16
-//! followers an occurrence is never reached: an occurrence leaves the
-//! fan-out of 8 before 8 other kinds follow it.)
+//! and gaps agree, and so does each kind's count. (The observer keeps no
+//! list of followers: each pair notes the last occurrence of its `a` it
+//! counted. The model's list, bounded at 16 as the observer's once was,
+//! never reaches its bound: an occurrence leaves the fan-out of 8 before 8
+//! other kinds follow it.)
 
 use ente_brain::{FANOUT, HORIZON_MS, Observer};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
-/// Followers counted per occurrence (the observer's own bound).
+/// Followers the model lists per occurrence, at most.
 const FOLLOWERS: usize = 16;
 
 struct Recent {
