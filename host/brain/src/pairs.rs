@@ -47,13 +47,19 @@ impl PairTable {
         self.pairs.len()
     }
 
+    /// The first slot `key` may be in (of a non-empty index). Fibonacci
+    /// hashing: the top bits of the product, which every bit of the key
+    /// reaches.
+    #[inline(always)]
+    fn home(&self, key: u64) -> usize {
+        let shift = 64 - self.slots.len().trailing_zeros();
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+    }
+
     /// Where `key` is, or the empty slot where it would go.
     fn probe(&self, key: u64) -> usize {
         let mask = self.slots.len() - 1;
-        // Fibonacci hashing: the top bits of the product, which every bit
-        // of the key reaches.
-        let shift = 64 - self.slots.len().trailing_zeros();
-        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+        let mut i = self.home(key);
         // Most probes end at the first slot: that one outside the loop (a
         // loop entered costs wasm an interruption check).
         let s = self.slots[i];
@@ -86,8 +92,25 @@ impl PairTable {
     }
 
     /// Where the pair (a, b) is, made (zero) if it is new and there is
-    /// room: `None` past [`MAX_PAIRS`] or [`MAX_KINDS`].
+    /// room: `None` past [`MAX_PAIRS`] or [`MAX_KINDS`]. A pair it has at
+    /// its first slot, the common case, is found inline: no call and no
+    /// loop (each costs compiled wasm an interruption check).
+    #[inline(always)]
     pub fn find_or_insert(&mut self, kinds: Kinds) -> Option<usize> {
+        if let Some(key) = key(kinds)
+            && !self.slots.is_empty()
+        {
+            let s = self.slots[self.home(key)];
+            if s >> 32 == key {
+                return Some((s & 0xFFFF_FFFF) as usize);
+            }
+        }
+        self.find_or_insert_further(kinds)
+    }
+
+    /// [`PairTable::find_or_insert`] past the first slot.
+    #[inline(never)]
+    fn find_or_insert_further(&mut self, kinds: Kinds) -> Option<usize> {
         let key = key(kinds)?;
         if 2 * (self.pairs.len() + 1) > self.slots.len() {
             if self.pairs.len() >= MAX_PAIRS {
