@@ -44,21 +44,29 @@ fn action(a: ente_runtime::BrainAction) -> Action {
     }
 }
 
-/// A batch in the WIT types: its names once, its events as indices.
-pub fn batch(events: &[ente_brain::Event]) -> (Vec<String>, Vec<ente_runtime::BrainEvent>) {
+/// A batch in the WIT types: its names once, end to end, and its events
+/// as columns of indices.
+pub fn batch(events: &[ente_brain::Event]) -> ente_runtime::BrainBatch {
     let (names, compact) = ente_brain::compact(events);
-    let wit = compact
-        .into_iter()
-        .map(|c| ente_runtime::BrainEvent {
-            seq: c.seq,
-            at_ms: c.at_ms,
-            kind: c.kind,
-            ente: c.ente,
-            label: c.label,
-            cause: c.cause,
-        })
-        .collect();
-    (names, wit)
+    let mut b = ente_runtime::BrainBatch {
+        names: names.text,
+        name_ends: names.ends,
+        seq: Vec::with_capacity(compact.len()),
+        at_ms: Vec::with_capacity(compact.len()),
+        kind: Vec::with_capacity(compact.len()),
+        ente: Vec::with_capacity(compact.len()),
+        label: Vec::with_capacity(compact.len()),
+        cause: Vec::with_capacity(compact.len()),
+    };
+    for c in compact {
+        b.seq.push(c.seq);
+        b.at_ms.push(c.at_ms);
+        b.kind.push(c.kind);
+        b.ente.push(c.ente);
+        b.label.push(c.label);
+        b.cause.push(c.cause);
+    }
+    b
 }
 
 pub(crate) fn outcome(o: ente_runtime::BrainOutcome) -> BrainOutcome {

@@ -23,7 +23,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use ente_brain::{
-    Action, Compact, Observer, Params, Rule, RuleFile, Rules, autopromote, crystallise,
+    Action, Compact, NamesRef, Observer, Params, Rule, RuleFile, Rules, autopromote, crystallise,
     observe_batch,
 };
 use ente_guest as _;
@@ -32,7 +32,7 @@ wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:brain-guest/br
 
 use ente::core::journal::{self, Level};
 use exports::ente::core::brain::{
-    Action as WitAction, Crystal as WitCrystal, Fired as WitFired, Guest as BrainGuest, Observed,
+    Action as WitAction, Batch, Crystal as WitCrystal, Fired as WitFired, Guest as BrainGuest,
     Outcome,
 };
 use exports::ente::core::lifecycle::Guest as Lifecycle;
@@ -166,23 +166,34 @@ impl Lifecycle for Component {
 }
 
 impl BrainGuest for Component {
-    fn observe(names: Vec<String>, events: Vec<Observed>) -> Outcome {
+    fn observe(events: Batch) -> Outcome {
         with(|b| {
             b.fired.clear();
             let mut fired = core::mem::take(&mut b.fired);
-            // The same layout: the WIT record is the batch's own.
-            let compact: Vec<Compact> = events
-                .into_iter()
-                .map(|o| Compact {
-                    seq: o.seq,
-                    at_ms: o.at_ms,
-                    kind: o.kind,
-                    ente: o.ente,
-                    label: o.label,
-                    cause: o.cause,
+            let n = [
+                events.at_ms.len(),
+                events.kind.len(),
+                events.ente.len(),
+                events.label.len(),
+                events.cause.len(),
+            ]
+            .into_iter()
+            .fold(events.seq.len(), usize::min);
+            let compact: Vec<Compact> = (0..n)
+                .map(|i| Compact {
+                    seq: events.seq[i],
+                    at_ms: events.at_ms[i],
+                    kind: events.kind[i],
+                    ente: events.ente[i],
+                    label: events.label[i],
+                    cause: events.cause[i],
                 })
                 .collect();
-            let last = observe_batch(&mut b.observer, &mut b.rules, &names, &compact, &mut fired);
+            let names = NamesRef {
+                text: &events.names,
+                ends: &events.name_ends,
+            };
+            let last = observe_batch(&mut b.observer, &mut b.rules, names, &compact, &mut fired);
             // The host records at most MAX_TOLD changes a batch: the rest
             // are told with the next ones.
             let told = b.untold.len().min(MAX_TOLD);

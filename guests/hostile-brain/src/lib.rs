@@ -17,7 +17,7 @@ use ente_guest as _;
 
 wit_bindgen::generate!({ path: ["../../wit", "wit"], world: "ente:hostile-brain/hostile-brain", generate_all });
 
-use exports::ente::core::brain::{Action, Crystal, Fired, Guest as BrainGuest, Observed, Outcome};
+use exports::ente::core::brain::{Action, Batch, Crystal, Fired, Guest as BrainGuest, Outcome};
 use exports::ente::core::lifecycle::Guest as Lifecycle;
 use exports::ente::core::snapshot::Guest as Snapshot;
 
@@ -40,14 +40,14 @@ impl Lifecycle for Hostile {
 }
 
 impl BrainGuest for Hostile {
-    fn observe(_names: Vec<String>, events: Vec<Observed>) -> Outcome {
+    fn observe(events: Batch) -> Outcome {
         match hazard().as_str() {
             "trap" => core::arch::wasm32::unreachable(),
             "spin" => loop {
                 core::hint::spin_loop();
             },
             "flood" => {
-                let seq = events.first().map_or(0, |e| e.seq);
+                let seq = events.seq.first().copied().unwrap_or(0);
                 let fired = (0..100_000u32)
                     .map(|i| Fired {
                         rule: format!("flood-{i}"),

@@ -28,7 +28,7 @@ mod promote;
 mod rules;
 mod stats;
 
-pub use batch::{Compact, NONE, compact, observe_batch};
+pub use batch::{Compact, NONE, Names, NamesRef, compact, observe_batch};
 pub use crystal::{Crystal, Params, crystallise};
 pub use observer::{Event, EventRef, FANOUT, HORIZON_MS, Observer, Saved, WINDOW, key};
 pub use promote::autopromote;

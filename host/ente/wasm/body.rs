@@ -206,8 +206,8 @@ impl Body for WasmBody {
         if !self.instance.exports().brain {
             return Ok(None);
         }
-        let (names, batch) = crate::brain::batch(events);
-        let out = self.instance.observe(&names, &batch).map_err(call_cause)?;
+        let batch = crate::brain::batch(events);
+        let out = self.instance.observe(&batch).map_err(call_cause)?;
         Ok(Some(crate::brain::outcome(out)))
     }
 

@@ -12,6 +12,6 @@ pub use ente::core::types::{
     BusError, Capability, DeviceClass, Endpoint, ExitCause, NetlinkFamily,
 };
 pub use exports::ente::core::brain::{
-    Action as BrainAction, Crystal, Fired, Observed as BrainEvent, Outcome as BrainOutcome,
+    Action as BrainAction, Batch as BrainBatch, Crystal, Fired, Outcome as BrainOutcome,
 };
 pub use exports::ente::core::mediator::{Decision, Grant};

@@ -7,7 +7,7 @@
 use crate::bindings::exports::ente::core::{
     brain, device_events, handler, lifecycle, mediator, snapshot, supervisor, timer_events,
 };
-use crate::bindings::{BrainEvent, BrainOutcome, Crystal, Decision, Endpoint, ExitCause, Uevent};
+use crate::bindings::{BrainBatch, BrainOutcome, Crystal, Decision, Endpoint, ExitCause, Uevent};
 use crate::cpu::CpuCounter;
 use crate::interrupt::{Clock, DeadlineReached, Interrupt, Killed};
 use crate::limits::{MemoryLimitReached, TableLimitReached};
@@ -354,16 +354,12 @@ impl Instance {
     }
 
     /// `brain.observe`: a batch of events, what its rules fired.
-    pub fn observe(
-        &mut self,
-        names: &[String],
-        events: &[BrainEvent],
-    ) -> Result<BrainOutcome, CallError> {
+    pub fn observe(&mut self, events: &BrainBatch) -> Result<BrainOutcome, CallError> {
         let Some(guest) = self.guests.brain.clone() else {
             return Err(self.no_export("ente:core/brain"));
         };
         self.guard("brain.observe", |s| {
-            answer_bounded(s, |s| guest.call_observe(s, names, events))
+            answer_bounded(s, |s| guest.call_observe(s, events))
         })
     }
 

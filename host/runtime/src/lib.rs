@@ -29,7 +29,7 @@ pub mod runtime;
 pub mod state;
 
 pub use bindings::{
-    BrainAction, BrainEvent, BrainOutcome, BusError, Capability, Crystal, Decision, DeviceClass,
+    BrainAction, BrainBatch, BrainOutcome, BusError, Capability, Crystal, Decision, DeviceClass,
     Endpoint, ExitCause, Fired, Grant, Level, NetlinkFamily,
 };
 pub use cache::{CacheError, PrecompileCache};
