@@ -451,6 +451,64 @@ fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
 }
 
 #[test]
+fn a_namesake_outside_the_brains_reach_neither_fires_nor_wears_out_its_rule() {
+    // The brain's child `flaky` is healthy; another `flaky`, the seed's
+    // child, traps on every call. A rule that stops "flaky" on its death
+    // (at most once a minute) must not fire on the namesake: before, each
+    // of its deaths fired the rule (refused: not a descendant) and its
+    // first cut the rule for the minute, leaving the brain's own `flaky`
+    // unguarded.
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let rules = json!({"rules": [{
+        "name": "stop-flaky",
+        "on": {"kind": "died", "ente": "flaky"},
+        "action": {"kind": "Stop", "ente": "$subject"},
+        "limit": {"max": 1, "per_ms": 60000}
+    }]});
+    let (inner_ep, outer_ep) = (endpoint("inner-flaky"), endpoint("outer-flaky"));
+    let mut brain = Ente::new("brain", "brain")
+        .requires_cap(json!({"kind": "Spawn"}))
+        .env("RULES", &rules.to_string())
+        .restart(50, 500)
+        .child(Ente::new("flaky", "echo").provides(&inner_ep));
+    brain.card["provides"] =
+        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
+    let mut namesake = Ente::new("flaky", "hostile_trap")
+        .env("EVERY", "1")
+        .provides(&outer_ep)
+        .restart(20, 50);
+    // Labels need not be unique; ids must.
+    namesake.card["id"] = json!(crate::cards::id_of("the other flaky").to_string());
+    let caller = Ente::new("caller", "client")
+        .requires(&outer_ep)
+        .env("TARGET", &format!("{outer_ep}@1"))
+        .env("EVERY_MS", "100")
+        .restart(50, 500);
+    let mut card = seed(&[brain, namesake, caller]);
+    card["provides"]
+        .as_array_mut()
+        .expect("provides")
+        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
+    let seed_path = h.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+    for _ in 0..3 {
+        let mark = up.mark();
+        up.wait_after(mark, "flaky: its body ended");
+    }
+    // A batch waits at most 5 ms: the first deaths were observed long ago.
+    std::thread::sleep(Duration::from_millis(300));
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
+    let fired: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("rule `stop-flaky` fired"))
+        .collect();
+    assert!(fired.is_empty(), "fired on the namesake: {fired:?}");
+}
+
+#[test]
 fn the_brain_promotes_what_it_learns_on_its_own_and_the_chain_holds_it() {
     let home = tempfile::tempdir().expect("home");
     let h = home.path();

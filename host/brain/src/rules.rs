@@ -89,6 +89,21 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// Whether it acts on the Ente the event was about (`$subject`).
+    pub fn targets_subject(&self) -> bool {
+        matches!(
+            self,
+            Action::Restart(Target::Subject)
+                | Action::Stop(Target::Subject)
+                | Action::LogLevel {
+                    target: Target::Subject,
+                    ..
+                }
+        )
+    }
+}
+
 /// At most `max` firings in any `per_ms`; more cuts the rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limit {
@@ -786,7 +801,11 @@ impl Rules {
                     hit
                 }
             };
-            if !hit {
+            // A rule that acts on the event's Ente fires only on an event
+            // that names one: the host names only Entes in the brain's
+            // reach, so a namesake elsewhere in the graph neither fires the
+            // rule nor wears out its limit.
+            if !hit || (e.ente.is_none() && r.rule.action.targets_subject()) {
                 continue;
             }
             let limit = r.rule.limit;

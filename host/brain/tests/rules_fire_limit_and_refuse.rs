@@ -1,6 +1,6 @@
 //! Rules over events: a Sequence fires on the second death within its
 //! time, only for the same Ente; a rule that fires in a loop is cut and
-//! reported; a rules file's faults each name their path (unknown actions,
+//! reported; a rule for the event's Ente ignores events that name none; a rules file's faults each name their path (unknown actions,
 //! fields, duplicates, a huge or deep file), and a file reads back as it
 //! was written.
 
@@ -51,6 +51,35 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped() {
     fired.clear();
     rules.on_event(&died(4, 3_000, "flaky"), &mut fired);
     assert!(fired.is_empty(), "{fired:?}");
+}
+
+#[test]
+fn a_rule_for_the_events_ente_neither_fires_nor_wears_out_on_an_event_that_names_none() {
+    // What the host sends for an Ente outside the brain's reach: its label
+    // alone. A namesake crash-looping elsewhere must not cut the rule.
+    let text = r#"{"rules": [
+        {"name": "stop-it", "on": {"kind": "died", "ente": "flaky"},
+         "action": {"kind": "Stop", "ente": "$subject"}, "limit": {"max": 1, "per_ms": 60000}},
+        {"name": "say-it", "on": {"kind": "died", "ente": "flaky"},
+         "action": {"kind": "Event", "name": "flaky died"}}
+    ]}"#;
+    let mut rules = loaded(text);
+    let mut fired = Vec::new();
+    for i in 0..5 {
+        let mut namesake = died(i, i * 100, "flaky");
+        namesake.ente = None;
+        rules.on_event(&namesake, &mut fired);
+    }
+    assert!(
+        fired.iter().all(|f| f.rule == "say-it"),
+        "only the rule that acts on no Ente: {fired:?}"
+    );
+    assert_eq!(fired.len(), 5);
+    fired.clear();
+    rules.on_event(&died(9, 1_000, "flaky"), &mut fired);
+    let stop = fired.iter().find(|f| f.rule == "stop-it").expect("fired");
+    assert_eq!(stop.action, Some(Action::Stop(Target::Subject)), "not cut");
+    assert_eq!(stop.subject.as_deref(), Some("ID-flaky"));
 }
 
 #[test]

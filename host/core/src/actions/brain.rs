@@ -127,10 +127,28 @@ pub(crate) async fn feed_brain(
 impl Core {
     /// A batch for the brain: queued, or dropped and counted when its
     /// queue is full or it is not running.
-    pub(crate) fn on_batch(&mut self, batch: Vec<ente_brain::Event>) {
-        if let Some(brain) = self.brain {
-            self.enqueue(brain, Delivery::Observe(Arc::new(batch)));
+    ///
+    /// An event about an Ente outside the brain's reach (not its
+    /// descendant) reaches it with the label alone: it learns from it, but
+    /// a rule that acts on the event's Ente does not fire on it, so a
+    /// namesake elsewhere cannot fire a rule meant for its descendant, nor
+    /// wear out the rule's limit.
+    pub(crate) fn on_batch(&mut self, mut batch: Vec<ente_brain::Event>) {
+        let Some(brain) = self.brain else { return };
+        {
+            let t = self.read();
+            for e in &mut batch {
+                let mine = e
+                    .ente
+                    .as_deref()
+                    .and_then(|id| id.parse::<Ulid>().ok())
+                    .is_some_and(|id| t.descends_from(id, brain));
+                if !mine {
+                    e.ente = None;
+                }
+            }
         }
+        self.enqueue(brain, Delivery::Observe(Arc::new(batch)));
     }
 
     /// An operator's question, for the brain's worker.
