@@ -4,7 +4,8 @@
 //! answers each batch with 100,000 firings (spawns of cards that do not
 //! parse, stops of the seed) and 10,000 promotions that do not read has at
 //! most 256 firings of a batch run, none of them past its authority, the
-//! rest counted and said, and none of its promotions recorded as a rule.
+//! rest counted and said, and none of its promotions recorded as a rule;
+//! one built against an earlier wit/ is refused its seat, naming why.
 
 use crate::cards::{ECHO, Ente, seed};
 use crate::support::{Up, ente_in, text};
@@ -96,4 +97,29 @@ fn a_brain_that_floods_its_answers_is_bounded_and_reaches_nothing_past_its_autho
     let tail = text(&out.stdout);
     assert!(!tail.contains("rule promoted"), "{tail}");
     assert!(tail.contains("rule fired: flood-0"), "{tail}");
+}
+
+#[test]
+fn a_brain_built_against_an_earlier_wit_is_refused_naming_the_mismatch() {
+    // It exports `ente:core/brain@0.1.0`, as it was before the batch became
+    // columns: the seat is refused, saying so (not that the export is
+    // missing), and the graph goes on.
+    let home = tempfile::tempdir().expect("home");
+    let h = home.path();
+    let mut card = graph("");
+    card["genesis"][1]["payload"]["module_blake3"] =
+        json!(crate::cards::digest_of_guest("stale_brain"));
+    let seed_path = h.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
+    let mut up = Up::start(h, &seed_path);
+    let refused = up.wait_for("not of the shape this host's wit/ gives it");
+    assert!(
+        refused.contains("brain: failed")
+            && refused.contains("it exports `ente:core/brain@0.1.0`")
+            && refused.contains("type mismatch"),
+        "{refused}"
+    );
+    up.wait_for("[ticker] info:");
+    let (code, lines) = up.terminate();
+    assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }

@@ -5,6 +5,7 @@
 
 use crate::bindings::Level;
 use crate::cpu::CpuCounter;
+use crate::grants;
 use crate::host::{JournalGate, JournalStream};
 use crate::instance::{Fault, Guests, Instance};
 use crate::interrupt::{Clock, Interrupt};
@@ -197,25 +198,34 @@ impl Runtime {
             }
         })?;
         store.data_mut().clock = Clock::idle();
+        // An export found by name whose functions are not of the types
+        // here: a component built against another version of wit/.
         macro_rules! load {
-            ($field:ident, $what:literal) => {
+            ($field:ident, $export:expr) => {
                 blueprint
                     .$field
                     .as_ref()
                     .map(|i| i.load(&mut store, &instance))
                     .transpose()
-                    .map_err(|e| wt($what, e))?
+                    .map_err(|e| RuntimeError::Wasmtime {
+                        ente: ente.clone(),
+                        what: "its exports",
+                        message: format!(
+                            "it exports `{}`, but not of the shape this host's wit/ gives it (built against another wit/?): {e:#}",
+                            $export
+                        ),
+                    })?
             };
         }
         let guests = Guests {
-            lifecycle: load!(lifecycle, "lifecycle export"),
-            handler: load!(handler, "handler export"),
-            mediator: load!(mediator, "mediator export"),
-            device_events: load!(device_events, "device-events export"),
-            timer_events: load!(timer_events, "timer-events export"),
-            supervisor: load!(supervisor, "supervisor export"),
-            snapshot: load!(snapshot, "snapshot export"),
-            brain: load!(brain, "brain export"),
+            lifecycle: load!(lifecycle, grants::LIFECYCLE_EXPORT),
+            handler: load!(handler, grants::HANDLER_EXPORT),
+            mediator: load!(mediator, grants::MEDIATOR_EXPORT),
+            device_events: load!(device_events, grants::DEVICE_EVENTS_EXPORT),
+            timer_events: load!(timer_events, grants::TIMER_EVENTS_EXPORT),
+            supervisor: load!(supervisor, grants::SUPERVISOR_EXPORT),
+            snapshot: load!(snapshot, grants::SNAPSHOT_EXPORT),
+            brain: load!(brain, grants::BRAIN_EXPORT),
         };
         Ok(Instance::new(
             store,
