@@ -18,10 +18,14 @@ pub fn path_in(home: &Path) -> PathBuf {
     home.join("brain").join("rules.json")
 }
 
-/// Where the previous host's record is kept, once this host writes its own.
-pub fn previous_in(home: &Path) -> PathBuf {
-    home.join("brain").join("rules.json.prev")
+/// Where the record of the `n`-th run before this one is kept (1: the
+/// last), once this host writes its own; [`KEPT`] are kept.
+pub fn previous_in(home: &Path, n: u32) -> PathBuf {
+    home.join("brain").join(format!("rules.json.{n}"))
 }
+
+/// Earlier runs' records kept.
+pub const KEPT: u32 = 3;
 
 /// Write the rules out after each change the spine tells of (call within a
 /// tokio runtime); the task ends with the spine. The record an earlier
@@ -31,7 +35,12 @@ pub fn previous_in(home: &Path) -> PathBuf {
 pub fn start(handles: &Handles, home: &Path) -> tokio::task::JoinHandle<()> {
     let path = path_in(home);
     if path.exists() {
-        let prev = previous_in(home);
+        // The oldest goes; each other moves one back (a run that learnt
+        // nothing does not push out the one before it at once).
+        for n in (1..KEPT).rev() {
+            let _ = std::fs::rename(previous_in(home, n), previous_in(home, n + 1));
+        }
+        let prev = previous_in(home, 1);
         match std::fs::rename(&path, &prev) {
             Ok(()) => tracing::info!(
                 "the brain's rules of the previous run kept in {} (`ente ctl brain load` puts them back)",

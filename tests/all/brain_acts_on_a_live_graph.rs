@@ -320,8 +320,8 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     let mut up = Up::start_with(h, &seed_path, &["--restore"]);
     up.wait_for("brain: its saved state handed back");
     // The first run's record, moved aside before this run writes its own.
-    let prev = std::fs::read_to_string(h.join("brain/rules.json.prev")).unwrap_or_default();
-    assert!(prev.contains(rule), "rules.json.prev: {prev}");
+    let prev = std::fs::read_to_string(h.join("brain/rules.json.1")).unwrap_or_default();
+    assert!(prev.contains(rule), "rules.json.1: {prev}");
     let (code, out, _) = ctl(h, &["brain", "rules"]);
     assert_eq!(code, 0);
     assert!(out.contains(rule), "{out}");
@@ -446,6 +446,24 @@ fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
     let (code, out, err) = ctl(h, &["brain", "replay"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("rebuild the 5 rules in force, equal"), "{out}");
+
+    // A replacement that does not fit: the brain took it in place of
+    // `big-0` and drops it; the record drops the `big-0` it replaced, so
+    // that none is in force anywhere, and says so.
+    let bigger = json!({"rules": [{
+        "name": "big-0",
+        "on": {"kind": "never-0"},
+        "action": {"kind": "Spawn", "card": {"note": "n".repeat(200_000)}}
+    }]});
+    std::fs::write(&file, bigger.to_string()).expect("write");
+    let (code, _, err) = ctl(h, &["brain", "load", file.to_str().expect("utf-8")]);
+    assert_eq!(code, 1, "{err}");
+    up.wait_for("rule `big-0` removed by the host (its replacement was refused)");
+    let (_, out, _) = ctl(h, &["brain", "rules"]);
+    assert!(!out.contains("\"big-0\""), "big-0 still in the brain");
+    let (code, out, err) = ctl(h, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("rebuild the 4 rules in force, equal"), "{out}");
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }

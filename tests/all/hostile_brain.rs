@@ -77,10 +77,12 @@ fn a_brain_that_floods_its_answers_is_bounded_and_reaches_nothing_past_its_autho
     let mut up = up(h, "flood");
     let dropped = up.wait_for("past a batch's bound");
     assert!(dropped.contains("brain:"), "{dropped}");
-    // Its stops of the seed are refused as any Ente's would be.
+    // Its firings name rules the host never recorded: refused, recorded,
+    // never run (its stops of the seed would be past its authority too).
     let refused = up.wait_for("rule `flood-1` fired");
     assert!(
-        refused.contains("refused") && refused.contains("not a descendant"),
+        refused.contains("refused")
+            && refused.contains("no rule of that name is recorded in force"),
         "{refused}"
     );
     up.wait_for("the rule it reported does not read");

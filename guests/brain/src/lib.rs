@@ -381,6 +381,13 @@ impl Snapshot for Component {
                     Err(_) => return Vec::new(),
                 }
             }
+            if bytes.len() > STATE_MAX {
+                state.observer.forget_counts();
+                match encode(&state) {
+                    Ok(b) => bytes = b,
+                    Err(_) => return Vec::new(),
+                }
+            }
             if state.observer.pairs() < pairs {
                 journal::log(
                     Level::Warn,

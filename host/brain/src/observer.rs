@@ -198,8 +198,14 @@ impl Saved {
     /// a state that must fit a size: the rest are learnt again.
     pub fn keep_strongest(&mut self, n: usize) {
         if n < self.pairs.len() {
-            self.pairs
-                .sort_by(|x, y| y.2.support.value.total_cmp(&x.2.support.value));
+            // Each support as of one time (the last event), as crystals
+            // read it: with a half-life, a pair strong long ago is weak now.
+            let now = self.kinds.iter().map(|k| k.count.at_ms).max().unwrap_or(0);
+            let h = self.half_life_ms;
+            self.pairs.sort_by(|x, y| {
+                let (x, y) = (x.2.support.at(now, h), y.2.support.at(now, h));
+                y.total_cmp(&x)
+            });
             self.pairs.truncate(n);
         }
     }

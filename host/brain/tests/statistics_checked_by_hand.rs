@@ -184,6 +184,23 @@ fn a_state_cut_to_size_keeps_the_pairs_of_most_support() {
     let back = Observer::restore(saved).expect("whole");
     assert_eq!(back.pairs().count(), 0);
     assert_eq!(back.count("a"), 0.0);
+
+    // With a half-life, support as of the last event: a then b five times
+    // long ago is weaker now than c then d twice lately.
+    let mut o = Observer::new().with_half_life(1_000.0);
+    for i in 0..5 {
+        o.record("a", i * 1_000);
+        o.record("b", i * 1_000 + 100);
+    }
+    for i in 0..2 {
+        o.record("c", 100_000 + i * 1_000);
+        o.record("d", 100_000 + i * 1_000 + 100);
+    }
+    let mut saved = o.save();
+    saved.keep_strongest(1);
+    let back = Observer::restore(saved).expect("whole");
+    assert!(back.pair("c", "d").is_some(), "the recent pair kept");
+    assert!(back.pair("a", "b").is_none());
 }
 
 #[test]

@@ -109,6 +109,11 @@ impl RuleBook {
         self.changed();
     }
 
+    /// Whether a rule of `name` is recorded in force.
+    pub fn holds(&self, name: &str) -> bool {
+        self.lock().rules.iter().any(|(n, _)| n == name)
+    }
+
     /// Whether the host holds a record of the brain's rules (it started
     /// once in this host's life, or was restored).
     pub fn known(&self) -> bool {

@@ -325,6 +325,12 @@ impl Core {
                     "cut".to_owned(),
                     Err("it fired more often than its limit allows: it is off until the brain loads it again".to_owned()),
                 ),
+                // Only a rule the chain holds acts (one the host refused may
+                // still be in the brain until its take-back is delivered).
+                Some(a) if !self.h.rules.holds(&f.rule) => (
+                    words(a),
+                    Err("no rule of that name is recorded in force (the audit chain holds none): not run".to_owned()),
+                ),
                 Some(a) => (words(a), self.act(brain, &label, a, subject)),
             };
             self.h.spine.emit(
@@ -540,6 +546,18 @@ pub(crate) fn record_rule(
     if let Err(why) = book.put(&rule.name, &json) {
         let why = format!("`{}` ({} bytes): {why}", rule.name, json.len());
         refuse_promotion(spine, brain, label, why);
+        // It replaced a rule of its name in the brain, which now drops it:
+        // the record drops the one it replaced too, so that the brain, the
+        // book and the chain agree that none of that name is in force.
+        if book.remove(&rule.name) {
+            spine.emit(
+                Some((brain, label)),
+                Kind::RuleRemoved {
+                    rule: rule.name.clone(),
+                    by: "the host (its replacement was refused)".into(),
+                },
+            );
+        }
         return false;
     }
     spine.emit(
