@@ -170,30 +170,31 @@ impl BrainGuest for Component {
         with(|b| {
             b.fired.clear();
             let mut fired = core::mem::take(&mut b.fired);
-            let n = [
-                events.at_ms.len(),
-                events.kind.len(),
-                events.ente.len(),
-                events.label.len(),
-                events.cause.len(),
-            ]
-            .into_iter()
-            .fold(events.seq.len(), usize::min);
-            let compact: Vec<Compact> = (0..n)
-                .map(|i| Compact {
-                    seq: events.seq[i],
-                    at_ms: events.at_ms[i],
-                    kind: events.kind[i],
-                    ente: events.ente[i],
-                    label: events.label[i],
-                    cause: events.cause[i],
-                })
-                .collect();
+            // Event `i` is the `i`-th of each column; the shortest ends
+            // the batch.
+            let compact = events
+                .seq
+                .iter()
+                .zip(&events.at_ms)
+                .zip(&events.kind)
+                .zip(&events.ente)
+                .zip(&events.label)
+                .zip(&events.cause)
+                .map(
+                    |(((((&seq, &at_ms), &kind), &ente), &label), &cause)| Compact {
+                        seq,
+                        at_ms,
+                        kind,
+                        ente,
+                        label,
+                        cause,
+                    },
+                );
             let names = NamesRef {
                 text: &events.names,
                 ends: &events.name_ends,
             };
-            let last = observe_batch(&mut b.observer, &mut b.rules, names, &compact, &mut fired);
+            let last = observe_batch(&mut b.observer, &mut b.rules, names, compact, &mut fired);
             // The host records at most MAX_TOLD changes a batch: the rest
             // are told with the next ones.
             let told = b.untold.len().min(MAX_TOLD);

@@ -90,12 +90,13 @@ pub fn compact(events: &[Event]) -> (Names, Vec<Compact>) {
 }
 
 /// Observe a batch and run the rules over it; the time of its last event.
-/// An index past `names` reads as none.
+/// An index past `names` reads as none. The events are taken as they come
+/// (the brain reads them off its batch's columns, copying none).
 pub fn observe_batch(
     observer: &mut Observer,
     rules: &mut Rules,
     names: NamesRef<'_>,
-    events: &[Compact],
+    events: impl IntoIterator<Item = Compact>,
     fired: &mut Vec<Fired>,
 ) -> u64 {
     let name = |i: u32| names.get(i);
