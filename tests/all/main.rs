@@ -15,6 +15,7 @@ mod support;
 mod audit_chain_records_decisions;
 mod audit_verify_reads_a_state_disk;
 mod brain_acts_on_a_live_graph;
+mod brain_state_reads_back;
 mod check_cli;
 mod cloudevents_are_valid_and_never_silently_lost;
 #[cfg(feature = "nats")]
