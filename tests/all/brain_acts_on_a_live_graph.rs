@@ -9,14 +9,11 @@
 //! brain that starts over; a rule sets an Ente's journal level; a rule the
 //! host cannot record is taken back from the brain.
 
-use crate::cards::{Ente, endpoint, seed};
+use crate::cards::{Ente, endpoint, seed_with_brain};
 use crate::support::{Up, ente_in, text};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// The brain's endpoint: the seat the seed hands out.
-const BRAIN: &str = "656e74652d72756c652d656e67696e65";
 
 fn ctl(home: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["ctl"];
@@ -55,25 +52,18 @@ fn graph(rules: &str) -> serde_json::Value {
         .env("EVERY", "1")
         .provides(&flaky_ep)
         .restart(20, 50);
-    let mut brain = Ente::new("brain", "brain")
+    let brain = Ente::new("brain", "brain")
         .requires_cap(json!({"kind": "Spawn"}))
         .env("PARAMS", "relaxed")
         .env("RULES", rules)
         .restart(50, 500)
         .child(flaky);
-    brain.card["provides"] =
-        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
     let caller = Ente::new("caller", "client")
         .requires(&flaky_ep)
         .env("TARGET", &format!("{flaky_ep}@1"))
         .env("EVERY_MS", "150")
         .restart(50, 500);
-    let mut card = seed(&[brain, caller]);
-    card["provides"]
-        .as_array_mut()
-        .expect("provides")
-        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
-    card
+    seed_with_brain(brain, &[caller])
 }
 
 #[test]
@@ -485,13 +475,11 @@ fn a_namesake_outside_the_brains_reach_neither_fires_nor_wears_out_its_rule() {
         "limit": {"max": 1, "per_ms": 60000}
     }]});
     let (inner_ep, outer_ep) = (endpoint("inner-flaky"), endpoint("outer-flaky"));
-    let mut brain = Ente::new("brain", "brain")
+    let brain = Ente::new("brain", "brain")
         .requires_cap(json!({"kind": "Spawn"}))
         .env("RULES", &rules.to_string())
         .restart(50, 500)
         .child(Ente::new("flaky", "echo").provides(&inner_ep));
-    brain.card["provides"] =
-        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
     let mut namesake = Ente::new("flaky", "hostile_trap")
         .env("EVERY", "1")
         .provides(&outer_ep)
@@ -503,11 +491,7 @@ fn a_namesake_outside_the_brains_reach_neither_fires_nor_wears_out_its_rule() {
         .env("TARGET", &format!("{outer_ep}@1"))
         .env("EVERY_MS", "100")
         .restart(50, 500);
-    let mut card = seed(&[brain, namesake, caller]);
-    card["provides"]
-        .as_array_mut()
-        .expect("provides")
-        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
+    let card = seed_with_brain(brain, &[namesake, caller]);
     let seed_path = h.join("seed.json");
     std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
     let mut up = Up::start(h, &seed_path);
@@ -598,18 +582,12 @@ fn a_rule_lowers_what_an_entes_journal_keeps() {
         "on": {"kind": "stopped", "ente": "bystander"},
         "action": {"kind": "LogLevel", "ente": "brain", "level": "error"}
     }]});
-    let mut brain = Ente::new("brain", "brain")
+    let brain = Ente::new("brain", "brain")
         .env("RULES", &rules.to_string())
         .child(echo)
         .child(bystander)
         .child(talker);
-    brain.card["provides"] =
-        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
-    let mut card = seed(&[brain]);
-    card["provides"]
-        .as_array_mut()
-        .expect("provides")
-        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
+    let card = seed_with_brain(brain, &[]);
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
     let seed_path = h.join("seed.json");

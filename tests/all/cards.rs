@@ -164,6 +164,23 @@ pub fn seed(entes: &[Ente]) -> Value {
     seed_mediated(mediator("mediator"), entes)
 }
 
+/// The brain's endpoint: the seat the seed hands out.
+pub const BRAIN: &str = "656e74652d72756c652d656e67696e65";
+
+/// A [`seed`] that seats `brain` as the graph's brain (the brain's
+/// endpoint in the seed's provides and in the brain's), then `others`.
+pub fn seed_with_brain(mut brain: Ente, others: &[Ente]) -> Value {
+    let seat = json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1});
+    brain.card["provides"] = json!([seat.clone()]);
+    let mut all = vec![brain];
+    all.extend_from_slice(others);
+    let mut card = seed(&all);
+    if let Some(p) = card["provides"].as_array_mut() {
+        p.push(seat);
+    }
+    card
+}
+
 /// [`seed`] with another mediator.
 pub fn seed_mediated(mediator: Ente, entes: &[Ente]) -> Value {
     let mut m = mediator.card;

@@ -7,34 +7,27 @@
 //! rest counted and said, and none of its promotions recorded as a rule;
 //! one built against an earlier wit/ is refused its seat, naming why.
 
-use crate::cards::{ECHO, Ente, seed};
+use crate::cards::{ECHO, Ente, seed_with_brain};
 use crate::support::{Up, ente_in, text};
 use serde_json::json;
 use std::path::Path;
 
-const BRAIN: &str = "656e74652d72756c652d656e67696e65";
-
 fn graph(hazard: &str) -> serde_json::Value {
-    let mut brain = Ente::new("brain", "hostile_brain")
+    let brain = Ente::new("brain", "hostile_brain")
         .requires_cap(json!({"kind": "Spawn"}))
         .env("HAZARD", hazard)
         .mem(128 << 20)
         .restart(20, 100);
-    brain.card["provides"] =
-        json!([{"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}]);
-    let mut card = seed(&[
+    seed_with_brain(
         brain,
-        Ente::new("echo", "echo").provides(ECHO),
-        Ente::new("ticker", "client")
-            .requires(ECHO)
-            .env("EVERY_MS", "100")
-            .restart(50, 500),
-    ]);
-    card["provides"]
-        .as_array_mut()
-        .expect("provides")
-        .push(json!({"kind": "Endpoint", "endpoint_interface": BRAIN, "endpoint_version": 1}));
-    card
+        &[
+            Ente::new("echo", "echo").provides(ECHO),
+            Ente::new("ticker", "client")
+                .requires(ECHO)
+                .env("EVERY_MS", "100")
+                .restart(50, 500),
+        ],
+    )
 }
 
 fn up(home: &Path, hazard: &str) -> Up {
