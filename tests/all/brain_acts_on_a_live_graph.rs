@@ -26,6 +26,23 @@ fn ctl(home: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `ente up` on `card`, written as `home`'s seed; and the seed's path.
+fn up_on(home: &Path, card: &serde_json::Value) -> (Up, std::path::PathBuf) {
+    let seed_path = home.join("seed.json");
+    std::fs::write(&seed_path, serde_json::to_vec(card).expect("json")).expect("seed");
+    (Up::start(home, &seed_path), seed_path)
+}
+
+/// `ente ctl brain replay`: the chain rebuilds the `n` rules in force, equal.
+fn replay_equal(home: &Path, n: usize) {
+    let (code, out, err) = ctl(home, &["brain", "replay"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("rebuild the {n} rules in force, equal")),
+        "{out}"
+    );
+}
+
 fn rules() -> String {
     json!({"rules": [
         {
@@ -71,9 +88,7 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
     let card = graph(&rules());
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
-    let seed_path = h.join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, _) = up_on(h, &card);
 
     // The rule fired on flaky's second death, and said which rule it was.
     let fired = up.wait_for("rule `stop-a-flapping-ente` fired");
@@ -184,13 +199,8 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
     );
 
     // The chain alone rebuilds the rules in force.
-    let (code, out, err) = ctl(h, &["brain", "replay"]);
-    assert_eq!(code, 0, "{out}{err}");
     let n = 3;
-    assert!(
-        out.contains(&format!("rebuild the {n} rules in force, equal")),
-        "{out}"
-    );
+    replay_equal(h, n);
 
     // A rule removed: the replay follows.
     let (code, _, err) = ctl(h, &["brain", "remove", "reach-too-far"]);
@@ -241,9 +251,7 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
         "{out}"
     );
     assert!(!out.contains("reach-too-far"), "{out}");
-    let (code, out, err) = ctl(h, &["brain", "replay"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rebuild the 2 rules in force, equal"), "{out}");
+    replay_equal(h, 2);
     // And it acts on them: flaky, restarted with it, is stopped again.
     up.wait_after(mark, "rule `stop-a-flapping-ente` fired");
 
@@ -263,10 +271,8 @@ fn an_ente_that_dies_twice_within_a_second_is_stopped_by_the_brains_rule() {
 fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
-    let seed_path = h.join("seed.json");
     let card = graph(r#"{"rules": []}"#);
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, seed_path) = up_on(h, &card);
     up.wait_for("flaky: its body ended");
     up.wait_for("flaky: backing off");
     let learnt = flaky_learnt;
@@ -320,9 +326,7 @@ fn what_the_brain_learnt_and_promoted_survives_a_restart_of_the_host() {
         "the counts came back: {} < {before}",
         learnt(h)
     );
-    let (code, out, err) = ctl(h, &["brain", "replay"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rebuild the 1 rules in force, equal"), "{out}");
+    replay_equal(h, 1);
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }
@@ -357,10 +361,8 @@ fn a_restore_from_an_older_snapshot_makes_the_chain_say_what_the_brain_holds() {
     // for its replay to equal what is in force.
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
-    let seed_path = h.join("seed.json");
     let card = graph(r#"{"rules": []}"#);
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, seed_path) = up_on(h, &card);
     let t0 = Instant::now();
     while flaky_learnt(h) < 1.0 {
         assert!(t0.elapsed() < Duration::from_secs(30), "nothing learnt");
@@ -386,9 +388,7 @@ fn a_restore_from_an_older_snapshot_makes_the_chain_say_what_the_brain_holds() {
     let (code, out, _) = ctl(h, &["brain", "rules"]);
     assert_eq!(code, 0);
     assert!(out.contains(rule), "the snapshot's rule is back: {out}");
-    let (code, out, err) = ctl(h, &["brain", "replay"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rebuild the 1 rules in force, equal"), "{out}");
+    replay_equal(h, 1);
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }
@@ -400,10 +400,8 @@ fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
     // brain, or the brain would act on a rule the chain does not hold.
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
-    let seed_path = h.join("seed.json");
     let card = graph(r#"{"rules": []}"#);
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, _) = up_on(h, &card);
     up.wait_for("brain: ready");
     let note = "n".repeat(100_000);
     let big: Vec<serde_json::Value> = (0..6)
@@ -433,9 +431,7 @@ fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
     assert_eq!(code, 0);
     assert!(out.contains("big-4"), "{}", &out[..out.len().min(300)]);
     assert!(!out.contains("big-5"), "the refused rule is still in force");
-    let (code, out, err) = ctl(h, &["brain", "replay"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rebuild the 5 rules in force, equal"), "{out}");
+    replay_equal(h, 5);
 
     // A replacement that does not fit: the brain took it in place of
     // `big-0` and drops it; the record drops the `big-0` it replaced, so
@@ -451,9 +447,7 @@ fn a_rule_the_host_cannot_record_is_taken_back_from_the_brain() {
     up.wait_for("rule `big-0` removed by the host (its replacement was refused)");
     let (_, out, _) = ctl(h, &["brain", "rules"]);
     assert!(!out.contains("\"big-0\""), "big-0 still in the brain");
-    let (code, out, err) = ctl(h, &["brain", "replay"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("rebuild the 4 rules in force, equal"), "{out}");
+    replay_equal(h, 4);
     let (code, lines) = up.terminate();
     assert_eq!(code, Some(0), "{}", lines.join("\n"));
 }
@@ -492,9 +486,7 @@ fn a_namesake_outside_the_brains_reach_neither_fires_nor_wears_out_its_rule() {
         .env("EVERY_MS", "100")
         .restart(50, 500);
     let card = seed_with_brain(brain, &[namesake, caller]);
-    let seed_path = h.join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, _) = up_on(h, &card);
     for _ in 0..3 {
         let mark = up.mark();
         up.wait_after(mark, "flaky: its body ended");
@@ -520,9 +512,7 @@ fn the_brain_promotes_what_it_learns_on_its_own_and_the_chain_holds_it() {
         .as_array_mut()
         .expect("envp")
         .push(json!({"AUTOPROMOTE_MS": "300"}));
-    let seed_path = h.join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, _) = up_on(h, &card);
     let promoted = up.wait_for("put in force by the brain");
     assert!(promoted.contains("brain: rule `"), "{promoted}");
     let (code, out, _) = ctl(h, &["brain", "rules"]);
@@ -590,9 +580,7 @@ fn a_rule_lowers_what_an_entes_journal_keeps() {
     let card = seed_with_brain(brain, &[]);
     let home = tempfile::tempdir().expect("home");
     let h = home.path();
-    let seed_path = h.join("seed.json");
-    std::fs::write(&seed_path, serde_json::to_vec(&card).expect("json")).expect("seed");
-    let mut up = Up::start(h, &seed_path);
+    let (mut up, _) = up_on(h, &card);
 
     up.wait_for("[talker] info: reply");
     let (code, _, err) = ctl(h, &["stop", "bystander"]);
